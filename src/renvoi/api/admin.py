@@ -1,0 +1,148 @@
+"""``/admin/v1/``: the operator's operations over HTTP (contract/operator.md).
+
+The same operations as the ``renvoi`` command, JSON in and out, behind
+``Authorization: Bearer $RENVOI_ADMIN_TOKEN``; without that setting every path here
+answers 404, as if the admin API did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from renvoi.api.deps import AdminDep, ServicesDep
+from renvoi.api.envelope import render
+from renvoi.store import accounts, numbers
+from renvoi.store.records import (
+    AccountRecord,
+    ChangeRecord,
+    KeyRecord,
+    NewAccount,
+    NewKey,
+    NumberRecord,
+    as_json,
+)
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
+
+
+class AccountIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class NumberIn(BaseModel):
+    number: str = Field(min_length=1, max_length=40, examples=["+33612345678"])
+    account_id: str = Field(min_length=1, max_length=40)
+    sms_only: bool = Field(False, description="No call-forwarding capability (code 14).")
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return render(as_json(value), status=status)
+
+
+@router.post("/accounts", status_code=201, response_model=NewAccount)
+async def create_account(body: AccountIn, services: ServicesDep) -> Response:
+    """Create an account and its first API key (shown only here)."""
+    created = await run_in_threadpool(accounts.create_account, services.db, body.name)
+    return _json(created, 201)
+
+
+@router.get("/accounts", response_model=list[AccountRecord])
+async def list_accounts(services: ServicesDep) -> Response:
+    """List the accounts."""
+    return _json(await run_in_threadpool(accounts.list_accounts, services.db))
+
+
+@router.post("/accounts/{account_id}/keys", status_code=201, response_model=NewKey)
+async def create_key(account_id: str, services: ServicesDep) -> Response:
+    """Add an API key to an account (shown only here)."""
+    return _json(await run_in_threadpool(accounts.create_key, services.db, account_id), 201)
+
+
+@router.get("/accounts/{account_id}/keys", response_model=list[KeyRecord])
+async def list_keys(account_id: str, services: ServicesDep) -> Response:
+    """List an account's keys (never the keys themselves)."""
+    return _json(await run_in_threadpool(accounts.list_keys, services.db, account_id))
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyRecord)
+async def revoke_key(key_id: str, services: ServicesDep) -> Response:
+    """Revoke a key: it stops working at once."""
+    return _json(await run_in_threadpool(accounts.revoke_key, services.db, key_id))
+
+
+@router.post("/numbers", status_code=201, response_model=NumberRecord)
+async def add_number(body: NumberIn, services: ServicesDep) -> Response:
+    """Put a virtual number on the platform."""
+    record = await run_in_threadpool(
+        lambda: numbers.add_number(
+            services.db,
+            body.number,
+            account_id=body.account_id,
+            voice=not body.sms_only,
+            region=services.settings.default_region,
+        )
+    )
+    return _json(record, 201)
+
+
+@router.get("/numbers", response_model=list[NumberRecord])
+async def list_numbers(
+    services: ServicesDep, account: Annotated[str | None, Query()] = None
+) -> Response:
+    """List the numbers, of one account or of all."""
+    return _json(
+        await run_in_threadpool(lambda: numbers.list_numbers(services.db, account_id=account))
+    )
+
+
+@router.get("/numbers/{number}", response_model=NumberRecord)
+async def show_number(number: str, services: ServicesDep) -> Response:
+    """Show a number's record."""
+    region = services.settings.default_region
+    return _json(
+        await run_in_threadpool(lambda: numbers.get_number(services.db, number, region=region))
+    )
+
+
+async def _set_suspended(number: str, services: ServicesDep, *, suspended: bool) -> Response:
+    region = services.settings.default_region
+    return _json(
+        await run_in_threadpool(
+            lambda: numbers.set_suspended(services.db, number, suspended=suspended, region=region)
+        )
+    )
+
+
+@router.post("/numbers/{number}/suspend", response_model=NumberRecord)
+async def suspend_number(number: str, services: ServicesDep) -> Response:
+    """Suspend a number: the API answers 15 and calls are refused."""
+    return await _set_suspended(number, services, suspended=True)
+
+
+@router.post("/numbers/{number}/resume", response_model=NumberRecord)
+async def resume_number(number: str, services: ServicesDep) -> Response:
+    """Resume a suspended number."""
+    return await _set_suspended(number, services, suspended=False)
+
+
+@router.delete("/numbers/{number}", response_model=NumberRecord)
+async def remove_number(number: str, services: ServicesDep) -> Response:
+    """Take a number off the platform, with its history."""
+    region = services.settings.default_region
+    return _json(
+        await run_in_threadpool(lambda: numbers.remove_number(services.db, number, region=region))
+    )
+
+
+@router.get("/numbers/{number}/history", response_model=list[ChangeRecord])
+async def number_history(number: str, services: ServicesDep) -> Response:
+    """A number's forwarding changes, newest first."""
+    region = services.settings.default_region
+    return _json(
+        await run_in_threadpool(lambda: numbers.history(services.db, number, region=region))
+    )

@@ -1,0 +1,99 @@
+"""The ASGI application: ``create_app(settings)`` wires the routers, errors and middleware.
+
+``factory()`` is what ``renvoi serve`` hands uvicorn: each worker process builds its own
+app (and its own database pool) from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from renvoi import __version__, logs
+from renvoi.api import admin, callforward, errors, health
+from renvoi.api.deps import Services
+from renvoi.api.middleware import RequestContext
+from renvoi.api.ratelimit import Limiter
+from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
+from renvoi.config import Settings
+from renvoi.errors import StoreError
+from renvoi.store.database import Database
+
+DESCRIPTION = """
+Call forwarding for virtual numbers, wire-compatible with the SMS Partner endpoint
+`POST /v1/vn/callforward`: change only the base URL of an existing client.
+
+Every answer is `{"success", "code", "message"}` (or its XML form with `_format=xml`);
+`Accept-Language: fr` gives French messages. The `GET` endpoints are renvoi extensions.
+The admin API (`/admin/v1/`) needs `Authorization: Bearer $RENVOI_ADMIN_TOKEN`.
+"""
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings name."""
+    return Database(
+        settings.database,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.database_pool_size,
+        timeout=settings.database_timeout,
+    )
+
+
+async def _flush_usage(services: Services) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        with contextlib.suppress(StoreError):  # a later flush writes what this one missed
+            await run_in_threadpool(services.usage.flush, services.db)
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: the installation's settings.
+        db: an open database (tests share one); by default one is opened from settings.
+    """
+    services = Services(
+        settings=settings,
+        db=db or open_database(settings),
+        limiter=Limiter(settings),
+        usage=KeyUsage(),
+        refused=settings.refused_types,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(_flush_usage(services))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(StoreError):
+                await run_in_threadpool(services.usage.flush, services.db)
+            if db is None:
+                services.db.dispose()
+
+    app = FastAPI(
+        title="renvoi",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(callforward.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def factory() -> FastAPI:
+    """The app of a uvicorn worker, from ``RENVOI_*`` variables."""
+    settings = Settings()
+    logs.configure(level=settings.log_level, fmt=settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,210 @@
+"""``/v1/vn/callforward``: the SMS Partner endpoint, and renvoi's read extensions.
+
+A route parses, calls the domain and the store, and shapes the answer; the checks and
+their order are ``domain.callforward``'s, the transaction is ``store.numbers``'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
+from renvoi.api.deps import CustomerDep, ServicesDep, authenticate, check_address
+from renvoi.api.envelope import envelope, render, request_format, wanted_format
+from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
+from renvoi.domain.callforward import parse_command
+from renvoi.domain.codes import MESSAGES, Code
+from renvoi.errors import ContractError, OperatorError
+from renvoi.store import numbers
+from renvoi.store.records import as_json
+
+router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
+
+_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "code", "message"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+    },
+}
+_FIELDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "apiKey": {"type": "string", "description": "The account's API key."},
+        "number": {
+            "type": "string",
+            "description": "The virtual number: E.164, international digits or national "
+            "format; spaces, dots, dashes and parentheses are ignored.",
+            "example": "+33612345678",
+        },
+        "type": {
+            "description": "0 disable, 1 forward calls, 2 voicemail: an integer, or a "
+            "string holding one digit.",
+            "oneOf": [
+                {"type": "integer", "enum": [0, 1, 2]},
+                {"type": "string", "enum": ["0", "1", "2"]},
+            ],
+        },
+        "param": {
+            "type": "string",
+            "description": "Type 0: empty. Type 1: the destination number. Type 2: the "
+            "email address notified of each new voicemail message.",
+        },
+        "_format": {"type": "string", "enum": ["json", "xml"], "default": "json"},
+    },
+    "required": ["apiKey", "number", "type"],
+}
+
+
+def _codes_by_status() -> dict[int, list[str]]:
+    """The contract's codes grouped by HTTP status, for the OpenAPI page."""
+    by_status: dict[int, list[str]] = {}
+    for code, status in STATUS.items():
+        by_status.setdefault(status, []).append(f"{int(code)}: {MESSAGES[code.name].en}")
+    for detail, status in BAD_REQUEST_STATUS.items():
+        by_status.setdefault(status, []).append(f"4: {MESSAGES[detail].en}")
+    by_status.setdefault(500, []).append("20: Internal server error")
+    return by_status
+
+
+def _responses(success: str) -> dict[int | str, dict[str, Any]]:
+    xml = {"application/xml": {"schema": {"type": "string"}}}
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": success,
+            "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}, **xml},
+        }
+    }
+    for status, codes in sorted(_codes_by_status().items()):
+        responses[status] = {
+            "description": "; ".join(codes),
+            "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}, **xml},
+        }
+    return responses
+
+
+@router.post(
+    "/callforward",
+    summary="Set what happens to calls on a virtual number",
+    description='The SMS Partner endpoint "Gérer le transfert d\'appel": type 0 disables '
+    "forwarding, 1 forwards every call to `param`, 2 sends calls to voicemail notified "
+    f"to `param`. JSON or form body, at most {MAX_BODY} bytes. Checks run in the "
+    "contract's order; the first that fails answers.",
+    responses=_responses("1: Callforward enabled; 2: Callforward disabled; 3: Voicemail enabled"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _FIELDS_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": _FIELDS_SCHEMA},
+            },
+        }
+    },
+)
+async def set_callforward(request: Request, services: ServicesDep) -> Response:
+    """Set what happens to calls on a virtual number."""
+    check_address(services, request)
+    fields = parse_fields(await read_body(request), request.headers.get("content-type"))
+    request.state.format = wanted_format(fields.get("_format"))
+    principal = await authenticate(services, request, fields)
+    command = parse_command(
+        fields, region=services.settings.default_region, refused=services.refused
+    )
+    applied = await run_in_threadpool(
+        numbers.change_forwarding,
+        services.db,
+        command,
+        principal=principal,
+        region=services.settings.default_region,
+    )
+    return render(envelope(applied.code, success=True), fmt=request_format(request))
+
+
+NumberQuery = Annotated[
+    str | None, Query(description="The virtual number, in any accepted spelling.")
+]
+
+
+def _require(number: str | None) -> str:
+    if number is None or not number.strip():
+        raise ContractError(Code.NUMBER_REQUIRED)
+    return number
+
+
+@router.get(
+    "/callforward",
+    summary="Read a number's forwarding (renvoi extension)",
+    responses=_responses("200: OK, with number, type, param, status and updatedAt"),
+)
+async def get_callforward(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Read what happens to calls on a virtual number now."""
+    record = await run_in_threadpool(
+        numbers.forwarding_of,
+        services.db,
+        _require(number),
+        region=services.settings.default_region,
+        account_id=principal.account_id,
+    )
+    body = envelope(
+        Code.OK,
+        success=True,
+        number=record.number,
+        type=record.type,
+        param=record.param,
+        status=record.status,
+        updatedAt=as_json(record.updated_at),
+    )
+    return render(body, fmt=request_format(request))
+
+
+@router.get(
+    "/callforward/history",
+    summary="A number's forwarding changes, newest first (renvoi extension)",
+    responses=_responses("200: OK, with number and changes"),
+)
+async def get_history(
+    request: Request,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """List the changes made to a number's forwarding, newest first."""
+    try:
+        changes = await run_in_threadpool(
+            numbers.history,
+            services.db,
+            _require(number),
+            region=services.settings.default_region,
+            account_id=principal.account_id,
+            limit=limit,
+        )
+    except OperatorError as exc:  # unparseable, nowhere, or another account's: all 13
+        raise ContractError(Code.NUMBER_NOT_FOUND) from exc
+    body = envelope(
+        Code.OK,
+        success=True,
+        number=numbers.parse_operator_number(
+            _require(number), region=services.settings.default_region
+        ),
+        changes=[
+            {
+                "type": change.type,
+                "param": change.param,
+                "previousType": change.previous_type,
+                "previousParam": change.previous_param,
+                "changedAt": as_json(change.changed_at),
+                "keyId": change.key_id,
+            }
+            for change in changes
+        ],
+    )
+    return render(body, fmt=request_format(request))

@@ -1,0 +1,119 @@
+"""What routes receive: the app's services, and the caller's identity.
+
+Routes declare these with the ``Annotated`` aliases below (as the FastAPI full-stack
+template's ``api/deps.py``); nothing else reaches into ``app.state``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from renvoi.api.envelope import wanted_format
+from renvoi.api.ratelimit import Limiter
+from renvoi.api.usage import KeyUsage
+from renvoi.config import Settings
+from renvoi.domain.callforward import require_api_key
+from renvoi.domain.codes import Code
+from renvoi.errors import ContractError
+from renvoi.store import accounts
+from renvoi.store.database import Database
+from renvoi.store.records import Principal
+
+
+@dataclass
+class Services:
+    """Everything a request may use, built once per process by ``create_app``."""
+
+    settings: Settings
+    db: Database
+    limiter: Limiter
+    usage: KeyUsage
+    refused: frozenset[int]  # settings.refused_types, computed once
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def check_address(services: Services, request: Request) -> None:
+    """Refuse an address that sent too many unknown keys, before reading anything else.
+
+    Raises:
+        RateLimitedError: code 19.
+    """
+    services.limiter.check_address(client_address(request))
+
+
+async def authenticate(
+    services: Services, request: Request, fields: dict[str, object]
+) -> Principal:
+    """Contract checks 1 and 2, then the key's own rate limit.
+
+    Raises:
+        ContractError: code 10 (required or invalid) or 19.
+    """
+    address = client_address(request)
+    api_key = require_api_key(fields)
+    principal = await run_in_threadpool(accounts.authenticate, services.db, api_key)
+    if principal is None:
+        services.limiter.bad_key(address)
+        raise ContractError(Code.API_KEY, detail="api_key_invalid")
+    services.limiter.check_key(principal.key_id)
+    services.usage.note(principal.key_id)
+    return principal
+
+
+async def customer(
+    request: Request,
+    services: ServicesDep,
+    api_key: Annotated[
+        str | None, Query(alias="apiKey", description="The account's API key.")
+    ] = None,
+    x_api_key: Annotated[
+        str | None, Header(description="The API key, instead of the query string.")
+    ] = None,
+    format_: Annotated[
+        str | None, Query(alias="_format", description="json (default) or xml")
+    ] = None,
+) -> Principal:
+    """The caller of a read extension, from ``apiKey`` or ``X-Api-Key``."""
+    request.state.format = wanted_format(format_)
+    check_address(services, request)
+    return await authenticate(services, request, {"apiKey": x_api_key or api_key})
+
+
+CustomerDep = Annotated[Principal, Depends(customer)]
+
+
+def admin(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The admin API's gate: ``Authorization: Bearer $RENVOI_ADMIN_TOKEN``.
+
+    Unset token: the admin API does not exist (404). Wrong token: 401.
+    """
+    token = services.settings.admin_token
+    if token is None:
+        raise HTTPException(404)
+    scheme, _, presented = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), expected):
+        raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
+
+
+AdminDep = Depends(admin)

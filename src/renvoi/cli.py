@@ -1,0 +1,330 @@
+"""The ``renvoi`` command: the operator's interface (contract/operator.md).
+
+Every command takes ``--json`` and then prints exactly one JSON document on stdout;
+without it, a rich table for people. Errors print one line ``Name: message`` on stderr
+and exit 1; bad usage is click's (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from renvoi import logs
+from renvoi.api.app import open_database
+from renvoi.config import Settings
+from renvoi.errors import AlreadyExistsError, NotFoundError, RenvoiError
+from renvoi.store import accounts, numbers
+from renvoi.store.database import Database
+from renvoi.store.migrate import upgrade
+from renvoi.store.records import as_json
+
+app = typer.Typer(
+    help="renvoi: call forwarding for virtual numbers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+account_app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+number_app = typer.Typer(help="Virtual numbers.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(account_app, name="account")
+app.add_typer(key_app, name="key")
+app.add_typer(number_app, name="number")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+# The demo of ``serve --demo``: an account named "demo" and these numbers of it.
+DEMO_ACCOUNT = "demo"
+DEMO_NUMBERS = ("+33757000001", "+33757000002")
+DEMO_SMS_ONLY = "+33757000009"
+
+
+class Invocation:
+    """The settings and database of one run of the command (click's context object)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """The database, opened on first use (``--help`` opens none)."""
+        if self._db is None:
+            self._db = open_database(self.settings)
+        return self._db
+
+    @property
+    def region(self) -> str:
+        return self.settings.default_region
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+def _current() -> Invocation:
+    invocation = click.get_current_context().find_object(Invocation)
+    assert invocation is not None, "main() passes an Invocation to every command"
+    return invocation
+
+
+def _emit(value: Any, as_json_flag: bool, columns: Sequence[str] | None = None) -> None:
+    """Print ``value``: one JSON document, or a table for people."""
+    data = as_json(value)
+    if as_json_flag:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    rows = data if isinstance(data, list) else [data]
+    names = list(columns or (rows[0].keys() if rows else []))
+    table = Table(*names)
+    for row in rows:
+        table.add_row(*("" if row.get(n) is None else str(row.get(n)) for n in names))
+    Console().print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_: JsonOption = False) -> None:
+    """Apply the database migrations."""
+    upgrade(_current().db)
+    _emit({"database": "upgraded"}, json_)
+
+
+@account_app.command("create")
+def account_create(name: str, json_: JsonOption = False) -> None:
+    """Create an account and its first API key (shown only now)."""
+    _emit(accounts.create_account(_current().db, name), json_)
+
+
+@account_app.command("list")
+def account_list(json_: JsonOption = False) -> None:
+    """List the accounts."""
+    _emit(accounts.list_accounts(_current().db), json_, ["id", "name", "created_at"])
+
+
+@key_app.command("create")
+def key_create(account_id: str, json_: JsonOption = False) -> None:
+    """Add an API key to an account (shown only now)."""
+    _emit(accounts.create_key(_current().db, account_id), json_)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str, json_: JsonOption = False) -> None:
+    """Revoke an API key: it stops working at once."""
+    record = accounts.revoke_key(_current().db, key_id)
+    _emit({"id": record.id, "revoked_at": record.revoked_at}, json_)
+
+
+@number_app.command("add")
+def number_add(
+    number: str,
+    account: Annotated[str, typer.Option("--account", help="The owning account's id.")],
+    sms_only: Annotated[
+        bool, typer.Option("--sms-only", help="No call-forwarding capability.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Put a virtual number on the platform."""
+    run = _current()
+    record = numbers.add_number(
+        run.db, number, account_id=account, voice=not sms_only, region=run.region
+    )
+    _emit(
+        {
+            "number": record.number,
+            "account_id": record.account_id,
+            "status": record.status,
+            "voice": record.voice,
+        },
+        json_,
+    )
+
+
+@number_app.command("suspend")
+def number_suspend(number: str, json_: JsonOption = False) -> None:
+    """Suspend a number (API code 15, calls refused)."""
+    run = _current()
+    _emit(numbers.set_suspended(run.db, number, suspended=True, region=run.region), json_)
+
+
+@number_app.command("resume")
+def number_resume(number: str, json_: JsonOption = False) -> None:
+    """Resume a suspended number."""
+    run = _current()
+    _emit(numbers.set_suspended(run.db, number, suspended=False, region=run.region), json_)
+
+
+@number_app.command("remove")
+def number_remove(number: str, json_: JsonOption = False) -> None:
+    """Take a number off the platform, with its history."""
+    run = _current()
+    _emit(numbers.remove_number(run.db, number, region=run.region), json_)
+
+
+@number_app.command("show")
+def number_show(number: str, json_: JsonOption = False) -> None:
+    """Show a number's record."""
+    run = _current()
+    _emit(numbers.get_number(run.db, number, region=run.region), json_)
+
+
+@number_app.command("list")
+def number_list(
+    account: Annotated[str | None, typer.Option("--account", help="Only this account's.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the numbers."""
+    _emit(
+        numbers.list_numbers(_current().db, account_id=account),
+        json_,
+        ["number", "account_id", "status", "voice", "type", "param", "updated_at"],
+    )
+
+
+@number_app.command("history")
+def number_history(number: str, json_: JsonOption = False) -> None:
+    """A number's forwarding changes, newest first."""
+    run = _current()
+    _emit(
+        numbers.history(run.db, number, region=run.region),
+        json_,
+        ["changed_at", "type", "param", "previous_type", "previous_param", "key_id"],
+    )
+
+
+def create_demo(db: Database, settings: Settings) -> tuple[str, str]:
+    """Make (or refresh) the demo account and its numbers; return (api key, number).
+
+    Idempotent: a second run makes a new key for the same account (keys are shown only
+    once) and puts the demo numbers back to their first state.
+    """
+    existing = [a for a in accounts.list_accounts(db) if a.name == DEMO_ACCOUNT]
+    if existing:
+        account_id = existing[0].id
+        api_key = accounts.create_key(db, account_id).api_key
+    else:
+        created = accounts.create_account(db, DEMO_ACCOUNT)
+        account_id, api_key = created.id, created.api_key
+    region = settings.default_region
+    for number, voice in [*((n, True) for n in DEMO_NUMBERS), (DEMO_SMS_ONLY, False)]:
+        try:
+            current = numbers.get_number(db, number, region=region)
+        except NotFoundError:
+            current = None
+        if current is not None:
+            if current.account_id != account_id:
+                continue  # an operator's own number: never touch it
+            numbers.remove_number(db, number, region=region)
+        try:
+            numbers.add_number(db, number, account_id=account_id, voice=voice, region=region)
+        except AlreadyExistsError:
+            pass
+    return api_key, DEMO_NUMBERS[0]
+
+
+def demo_curl(settings: Settings, api_key: str, number: str) -> str:
+    """The ready-to-paste curl command that ``serve --demo`` prints."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    body = json.dumps({"apiKey": api_key, "number": number, "type": 1, "param": "+33612345678"})
+    return (
+        f"curl -s http://{host}:{settings.port}/v1/vn/callforward "
+        f"-H 'Content-Type: application/json' --data {shlex.quote(body)}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create a demo account and print a curl to try.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Migrate the database, then serve the API."""
+    import os
+
+    import uvicorn
+
+    overrides = {
+        name: value
+        for name, value in (("host", host), ("port", port), ("workers", workers))
+        if value is not None
+    }
+    run = _current()
+    settings = run.settings.model_copy(update=overrides)
+    # Worker processes build their settings from the environment: hand the overrides on.
+    for name, value in overrides.items():
+        os.environ[f"RENVOI_{name.upper()}"] = str(value)
+    upgrade(run.db)
+    if demo:
+        api_key, number = create_demo(run.db, settings)
+        curl = demo_curl(settings, api_key, number)
+        if json_:
+            _emit({"api_key": api_key, "number": number, "curl": curl}, True)
+        else:
+            Console(stderr=True).print(
+                "[bold]renvoi demo[/bold]: account 'demo', numbers "
+                f"{', '.join(DEMO_NUMBERS)}; {DEMO_SMS_ONLY} is SMS-only.\nTry:\n"
+            )
+            sys.stdout.write(curl + "\n\n")
+            sys.stdout.flush()
+    run.close()  # the workers open their own pools
+    uvicorn.run(
+        "renvoi.api.app:factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,
+        log_config=None,
+        timeout_keep_alive=settings.timeout_keep_alive,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The entry point: runs a command, maps renvoi's errors to one line and exit 1."""
+    command = typer.main.get_command(app)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        sys.stderr.write(f"SettingsError: RENVOI_{where.upper()}: {first['msg']}\n")
+        raise SystemExit(1) from None
+    logs.configure(level=settings.log_level, fmt="console")
+    invocation = Invocation(settings)
+    try:
+        command.main(
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            obj=invocation,
+        )
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted!\n")
+        raise SystemExit(1) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except RenvoiError as exc:
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        raise SystemExit(1) from None
+    finally:
+        invocation.close()

@@ -1,0 +1,105 @@
+"""Settings, read from ``RENVOI_*`` environment variables (and an optional ``.env``).
+
+One ``Settings`` object is built at the edge (``cli.main``, the server factory) and passed
+down; nothing reads the environment anywhere else. The names of the variables are part of
+the operator's contract (``contract/operator.md``, ``contract/voice.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
+
+
+class Settings(BaseSettings):
+    """Every setting of a renvoi installation.
+
+    Grouped by subsystem: storage, the HTTP API and its limits, logging. Defaults give a
+    working single-machine installation with SQLite in ``./data``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RENVOI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -----------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Where SQLite and audio files live.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql://user@host/db; "
+        "default: renvoi.db in the data directory.",
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        "FULL",
+        description="SQLite's synchronous pragma in WAL mode. FULL: an acknowledged change "
+        "survives a power loss as well as a crash. NORMAL survives kill -9, not power loss.",
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connections per process.")
+    database_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for a connection or a lock before code 20."
+    )
+
+    # --- the API ----------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the admin API; the admin API is off when unset."
+    )
+    default_region: str = Field("FR", description="Region of national-format numbers.")
+    refused_number_types: str = Field(
+        ",".join(DEFAULT_REFUSED_TYPES),
+        description="Comma-separated phonenumbers classes refused as forward destinations.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies trusted to set X-Forwarded-For (the client address that "
+        "rate limits count), as uvicorn's --forwarded-allow-ips.",
+    )
+    rate_key_per_second: float = Field(50.0, gt=0, description="Requests a second per key.")
+    rate_key_burst: int = Field(200, ge=1, description="Burst allowed per key.")
+    rate_bad_key_burst: int = Field(
+        30, ge=1, description="Unknown keys from one address before it is refused (19)."
+    )
+    rate_bad_key_per_second: float = Field(
+        0.5, gt=0, description="How fast an address that sent unknown keys cools down."
+    )
+    timeout_keep_alive: int = Field(5, ge=1, description="Idle keep-alive seconds.")
+
+    # --- logging ----------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json for machines, console for people."
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("refused_number_types")
+    @classmethod
+    def _known_types(cls, value: str) -> str:
+        refused_types(_split(value))  # raises on an unknown name
+        return value
+
+    @property
+    def refused_types(self) -> frozenset[int]:
+        """The phonenumbers types refused as destinations."""
+        return refused_types(_split(self.refused_number_types))
+
+    @property
+    def database(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'renvoi.db').resolve()}"
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip().upper() for part in value.split(",") if part.strip()]

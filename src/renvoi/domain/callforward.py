@@ -1,0 +1,204 @@
+"""The call-forwarding contract: its checks, in their order, and the state transitions.
+
+``contract/callforward.md`` numbers the checks 1 to 14; the first that fails answers.
+They fall in three groups by what they need to know:
+
+1. ``require_api_key`` (check 1): the request alone. Check 2 (is the key known) is the
+   store's.
+2. ``parse_command`` (checks 3 to 8): the request alone.
+3. ``decide`` (checks 9 to 14): the number's current state, read inside the transaction
+   that will change it, so that the answer and the change cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from renvoi.domain.codes import Code, Reason
+from renvoi.domain.emails import normalize_email
+from renvoi.domain.numbers import check_destination, normalize_number
+from renvoi.errors import ContractError
+
+# How far the loop check follows a chain of platform numbers before calling it a loop:
+# longer chains are not a real customer's set-up, and the walk must end.
+MAX_CHAIN = 32
+
+
+class Mode(IntEnum):
+    """What happens to calls on a number (the request's ``type``)."""
+
+    OFF = 0
+    FORWARD = 1
+    VOICEMAIL = 2
+
+
+SUCCESS: dict[Mode, Code] = {
+    Mode.OFF: Code.CALLFORWARD_DISABLED,
+    Mode.FORWARD: Code.CALLFORWARD_ENABLED,
+    Mode.VOICEMAIL: Code.VOICEMAIL_ENABLED,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A number's forwarding: the mode and its parameter (E.164 or normalized email)."""
+
+    mode: Mode
+    param: str | None = None
+
+
+OFF = Setting(Mode.OFF)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request that passed checks 1 to 8: the number as sent, and what it asks for."""
+
+    number: str
+    wanted: Setting
+
+
+@dataclass(frozen=True)
+class NumberState:
+    """What ``decide`` needs to know of a virtual number, read under a lock."""
+
+    number: str
+    account_id: str
+    suspended: bool
+    voice: bool
+    setting: Setting
+
+
+def _text(value: object) -> str | None:
+    """A field as text, or None when it is absent or empty (the contract's "absent or empty").
+
+    JSON numbers are read as their digits: ``"number": 33612345678`` is a spelling a
+    liberal client may send.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return repr(value)  # true, 1.5, a list: present, and invalid wherever it is checked
+
+
+def require_api_key(fields: Mapping[str, object]) -> str:
+    """Check 1: the API key is present. Returns it for the store to look up (check 2).
+
+    Raises:
+        ContractError: code 10 (required).
+    """
+    key = _text(fields.get("apiKey"))
+    if key is None:
+        raise ContractError(Code.API_KEY)
+    return key
+
+
+def parse_type(value: object, *, present: bool) -> Mode:
+    """Checks 4 and 5: ``type`` is an integer 0, 1 or 2, or a string holding one digit.
+
+    A JSON ``null`` is refused as not valid (7), as the contract's row 5 lists it, rather
+    than treated as absent (6); an empty string is absent.
+
+    Raises:
+        ContractError: code 6 or 7.
+    """
+    if not present or (isinstance(value, str) and not value.strip()):
+        raise ContractError(Code.TYPE_REQUIRED)
+    if isinstance(value, bool):  # bool is an int in Python, never in the contract
+        raise ContractError(Code.TYPE_INVALID)
+    if isinstance(value, int) and value in (0, 1, 2):
+        return Mode(value)
+    if isinstance(value, str) and value in ("0", "1", "2"):
+        return Mode(int(value))
+    raise ContractError(Code.TYPE_INVALID)
+
+
+def parse_command(fields: Mapping[str, object], *, region: str, refused: frozenset[int]) -> Command:
+    """Checks 3 to 8, in the contract's order.
+
+    Args:
+        fields: the request's fields; JSON ``null`` kept as None.
+        region: region for national-format numbers.
+        refused: phonenumbers types refused as destinations.
+
+    Raises:
+        ContractError: code 5, 6, 7, 8, 9 or 12.
+    """
+    number = _text(fields.get("number"))
+    if number is None:
+        raise ContractError(Code.NUMBER_REQUIRED)
+    mode = parse_type(fields.get("type"), present="type" in fields)
+    if mode is Mode.OFF:
+        return Command(number, OFF)
+    param = _text(fields.get("param"))
+    if param is None:
+        raise ContractError(Code.PARAM_REQUIRED)
+    if mode is Mode.VOICEMAIL:
+        return Command(number, Setting(mode, normalize_email(param)))
+    virtual = normalize_number(number, region=region)
+    destination = check_destination(param, region=region, refused=refused, virtual=virtual)
+    return Command(number, Setting(mode, destination))
+
+
+def _check_loop(number: str, destination: str, next_hop: Callable[[str], str | None]) -> None:
+    """Check 11b: forwarding ``number`` to ``destination`` must not lead back to ``number``.
+
+    Only the destination is named in the reason: the hops after it may be other
+    accounts' numbers, whose set-up a caller must not learn.
+    """
+    seen = {destination}
+    hop: str | None = destination
+    for _ in range(MAX_CHAIN):
+        hop = next_hop(hop) if hop is not None else None
+        if hop is None:
+            return
+        if hop == number or hop in seen:
+            break
+        seen.add(hop)
+    chain = f"{destination} → … → {number}"
+    raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": chain}))
+
+
+def decide(
+    state: NumberState | None,
+    wanted: Setting,
+    *,
+    account_id: str,
+    next_hop: Callable[[str], str | None],
+) -> Code:
+    """Checks 9 to 14 on the number's current state; returns the success code.
+
+    Args:
+        state: the number as stored, or None when it is not on the platform.
+        wanted: what the request asks for.
+        account_id: the account of the API key.
+        next_hop: where a platform number forwards to (mode 1), or None: the loop
+            check walks the chain with it.
+
+    Raises:
+        ContractError: code 13, 15, 14, 12 (loop), 16, 17 or 18.
+    """
+    # A key never learns that another account's number exists: same answer as nowhere.
+    if state is None or state.account_id != account_id:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    if state.suspended:
+        raise ContractError(Code.NUMBER_DISABLED)
+    if not state.voice:
+        raise ContractError(Code.NO_CALL_FORWARDING)
+    if wanted.mode is Mode.FORWARD:
+        assert wanted.param is not None  # parse_command guarantees it
+        _check_loop(state.number, wanted.param, next_hop)
+    if state.setting == wanted:
+        raise ContractError(
+            {
+                Mode.FORWARD: Code.ALREADY_FORWARDING,
+                Mode.VOICEMAIL: Code.ALREADY_VOICEMAIL,
+                Mode.OFF: Code.ALREADY_DISABLED,
+            }[wanted.mode]
+        )
+    return SUCCESS[wanted.mode]

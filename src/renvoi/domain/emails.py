@@ -1,0 +1,31 @@
+"""Email addresses notified of new voicemail (type 2's ``param``).
+
+Syntax only, through email-validator: no DNS look-up, since a request must not wait on a
+resolver and the address is checked again when the email is sent. Its normalized form
+(domain lower-cased, Unicode NFC) is what is stored and compared (contract code 17).
+"""
+
+from __future__ import annotations
+
+import email_validator
+
+from renvoi.domain.codes import Code
+from renvoi.errors import ContractError
+
+
+def normalize_email(raw: str) -> str:
+    """Return the normalized address, or raise code 9.
+
+    Control characters (CR, LF, NUL...) are refused before the library sees them, so no
+    value accepted here can inject a header into the notification email.
+
+    Raises:
+        ContractError: code 9.
+    """
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        raise ContractError(Code.EMAIL_INVALID)
+    try:
+        valid = email_validator.validate_email(raw, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ContractError(Code.EMAIL_INVALID) from exc
+    return valid.normalized

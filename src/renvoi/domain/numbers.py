@@ -1,0 +1,131 @@
+"""Phone numbers: normalization to E.164 and the rules a forward destination must meet.
+
+The contract (callforward.md, field ``number``) accepts E.164, international digits with
+or without ``00``, and national format in a default region, ignoring spaces, dots, dashes
+and parentheses. Parsing and classification are Google's libphonenumber metadata, through
+``phonenumbers``; this module only decides what the contract does with its answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from renvoi.domain.codes import Code, Reason, Text
+from renvoi.errors import ContractError
+
+_SEPARATORS = re.compile(r"[\s.\-()]")
+_DIGITS = re.compile(r"\+?[0-9]+")
+
+# Every class phonenumbers knows, by the name operators write in RENVOI_REFUSED_NUMBER_TYPES,
+# with the label code 12's message gives.
+NUMBER_TYPES: dict[str, tuple[int, Text]] = {
+    "FIXED_LINE": (PhoneNumberType.FIXED_LINE, Text("fixed-line", "fixes")),
+    "MOBILE": (PhoneNumberType.MOBILE, Text("mobile", "mobiles")),
+    "FIXED_LINE_OR_MOBILE": (
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        Text("fixed-line or mobile", "fixes ou mobiles"),
+    ),
+    "TOLL_FREE": (PhoneNumberType.TOLL_FREE, Text("toll-free", "gratuits")),
+    "PREMIUM_RATE": (PhoneNumberType.PREMIUM_RATE, Text("premium-rate", "surtaxés")),
+    "SHARED_COST": (PhoneNumberType.SHARED_COST, Text("shared-cost", "à coût partagé")),
+    "VOIP": (PhoneNumberType.VOIP, Text("VoIP", "VoIP")),
+    "PERSONAL_NUMBER": (PhoneNumberType.PERSONAL_NUMBER, Text("personal", "personnels")),
+    "PAGER": (PhoneNumberType.PAGER, Text("pager", "de radiomessagerie")),
+    "UAN": (PhoneNumberType.UAN, Text("UAN", "UAN")),
+    "VOICEMAIL": (PhoneNumberType.VOICEMAIL, Text("voicemail-access", "d’accès messagerie")),
+    "UNKNOWN": (PhoneNumberType.UNKNOWN, Text("unknown-type", "de type inconnu")),
+}
+
+# The toll-fraud classes refused by default (issue 5's list); RENVOI_REFUSED_NUMBER_TYPES
+# replaces it.
+DEFAULT_REFUSED_TYPES: tuple[str, ...] = (
+    "PREMIUM_RATE",
+    "SHARED_COST",
+    "UAN",
+    "PERSONAL_NUMBER",
+    "PAGER",
+    "VOICEMAIL",
+    "UNKNOWN",
+)
+
+
+def refused_types(names: Iterable[str]) -> frozenset[int]:
+    """Turn class names into the set of phonenumbers types to refuse.
+
+    Raises:
+        ValueError: a name is not one of ``NUMBER_TYPES``.
+    """
+    unknown = sorted(set(names) - NUMBER_TYPES.keys())
+    if unknown:
+        raise ValueError(f"unknown number types {unknown}; known: {sorted(NUMBER_TYPES)}")
+    return frozenset(NUMBER_TYPES[name][0] for name in names)
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    text = _SEPARATORS.sub("", raw)
+    if not _DIGITS.fullmatch(text):
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif not text.startswith(("+", "0")):
+        # International digits without a prefix: "33612345678".
+        text = "+" + text
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+
+
+def normalize_number(raw: str, *, region: str) -> str | None:
+    """Return the E.164 form of a number in any accepted spelling, or None.
+
+    Only the shape is checked (``is_possible_number``): whether a virtual number exists
+    is the store's question, whether a destination is acceptable is
+    ``check_destination``'s.
+
+    Args:
+        raw: the number as the client sent it.
+        region: ISO 3166 region for national-format numbers (``RENVOI_DEFAULT_REGION``).
+    """
+    parsed = _parse(raw, region)
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def check_destination(
+    raw: str, *, region: str, refused: frozenset[int], virtual: str | None
+) -> str:
+    """Check a forward destination (contract check 8) and return it in E.164.
+
+    Args:
+        raw: the destination as the client sent it.
+        region: region for national-format numbers.
+        refused: phonenumbers types to refuse (``refused_types``).
+        virtual: the virtual number being configured, in E.164, when it parses.
+
+    Raises:
+        ContractError: code 12, with the reason.
+    """
+    parsed = _parse(raw, region)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise ContractError(Code.FORWARD_INVALID, reason=Reason("invalid"))
+    kind = phonenumbers.number_type(parsed)
+    if kind in refused:
+        label = next(text for value, text in NUMBER_TYPES.values() if value == kind)
+        raise ContractError(Code.FORWARD_INVALID, reason=Reason("refused_type", {"kind": label}))
+    if not phonenumbers.can_be_internationally_dialled(parsed):
+        raise ContractError(Code.FORWARD_INVALID, reason=Reason("not_dialable"))
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    if e164 == virtual:
+        raise ContractError(Code.FORWARD_INVALID, reason=Reason("self"))
+    return e164
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO region of an E.164 number (``"FR"``), or None if it has none."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164))

@@ -1,0 +1,63 @@
+"""Structured logging: structlog in front, the logging module behind, JSON or console.
+
+Secrets never reach a log: request logs name the path, never the query string or the
+body (where API keys travel), and ``redact`` masks any field named like a secret that a
+caller passes by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_NAMES = ("apikey", "api_key", "password", "token", "authorization", "secret")
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor masking fields that hold secrets."""
+    for name in list(event):
+        if any(secret in name.lower().replace("-", "_") for secret in _SECRET_NAMES):
+            event[name] = "[redacted]"
+    return event
+
+
+def configure(*, level: str = "INFO", fmt: str = "json") -> None:
+    """Set up structlog and the logging module once, at process start."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's access log prints the query string, where an apiKey may travel: ours
+    # (api/middleware.py) replaces it.
+    logging.getLogger("uvicorn.access").disabled = True

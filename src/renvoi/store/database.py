@@ -1,0 +1,138 @@
+"""The database connection: engines for SQLite and PostgreSQL, transactions, error mapping.
+
+Two kinds of transaction:
+
+- ``write()``: on SQLite ``BEGIN IMMEDIATE``, so writers queue on the database lock up
+  front instead of failing to upgrade a read lock half way; on PostgreSQL an ordinary
+  transaction in which the caller locks rows (``SELECT ... FOR UPDATE``).
+- ``read()``: a plain transaction, for answers that change nothing.
+
+Every driver error leaves here as a ``StoreError`` (``StoreUnavailableError`` when the
+database cannot be reached, is locked past the timeout, or is out of disk), so that no
+caller handles a driver's exception and no client sees one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from renvoi.errors import StoreError, StoreUnavailableError
+
+# SQLite result codes that mean "try again later" rather than "this request is wrong".
+_SQLITE_UNAVAILABLE = {"database is locked", "disk is full", "unable to open", "disk i/o"}
+
+
+def _normalize_url(url: str) -> str:
+    """Pick the drivers renvoi ships: psycopg 3 for PostgreSQL, stdlib sqlite3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine and the transactions renvoi runs on it.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
+        sqlite_synchronous: SQLite's ``synchronous`` pragma (WAL mode).
+        pool_size: connections kept per process.
+        timeout: seconds to wait for a connection, a lock or a server before giving up.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = _normalize_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size * 2}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": timeout, "check_same_thread": False}
+        else:
+            kwargs["connect_args"] = {"connect_timeout": max(1, round(timeout))}
+            # A PostgreSQL restart leaves dead connections in the pool: test before use.
+            kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = timeout
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._setup_sqlite(synchronous=sqlite_synchronous, timeout=timeout)
+
+    def _setup_sqlite(self, *, synchronous: str, timeout: float) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+            # Let SQLAlchemy's events emit BEGIN (pysqlite's own BEGIN is deferred, and late).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that will write; committed when the block ends without error."""
+        with self._mapped():
+            with self.engine.connect() as connection:
+                if self.is_sqlite:
+                    connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+                with connection.begin():
+                    yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads."""
+        with self._mapped(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except PoolTimeoutError as exc:
+            raise StoreUnavailableError("no database connection free") from exc
+        except OperationalError as exc:
+            raise StoreUnavailableError(_describe(exc)) from exc
+        except DBAPIError as exc:
+            if self.is_sqlite and _sqlite_unavailable(exc):
+                raise StoreUnavailableError(_describe(exc)) from exc
+            raise StoreError(_describe(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(type(exc).__name__) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, or after a fork)."""
+        self.engine.dispose()
+
+
+def _sqlite_unavailable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in _SQLITE_UNAVAILABLE)
+
+
+def _describe(exc: DBAPIError) -> str:
+    """A one-line description for logs: the driver's class and first line, no SQL."""
+    first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    return f"{type(exc.orig).__name__}: {first_line}"

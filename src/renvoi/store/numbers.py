@@ -1,0 +1,309 @@
+"""Virtual numbers: the operator's operations, and the atomic forwarding change.
+
+``change_forwarding`` is the heart of the API: it reads the number's state with a lock,
+lets ``domain.callforward.decide`` run checks 9 to 14 on it, and writes the new state and
+its history row in the same transaction, so an acknowledged change is durable and two
+requests racing on one number are serialized (contract: "Every change is atomic").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from renvoi.domain.callforward import Command, Mode, NumberState, Setting, decide
+from renvoi.domain.codes import Code
+from renvoi.domain.numbers import normalize_number
+from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
+from renvoi.store.database import Database
+from renvoi.store.models import Account, Change, Number
+from renvoi.store.records import ChangeRecord, NumberRecord, Principal
+
+# PostgreSQL advisory lock taken by changes that forward to another platform number, so
+# that two of them cannot each miss the other and close a loop (A→B and B→A at once).
+_LOOP_LOCK = 0x72656E76  # "renv"
+
+_RECORD_COLUMNS = (
+    Number.e164,
+    Number.account_id,
+    Number.suspended,
+    Number.voice,
+    Number.mode,
+    Number.param,
+    Number.updated_at,
+)
+
+
+def _record(row: Sequence[Any]) -> NumberRecord:
+    """A record from a row of ``_RECORD_COLUMNS``."""
+    e164, account_id, suspended, voice, mode, param, updated_at = row
+    return NumberRecord(
+        number=e164,
+        account_id=account_id,
+        status="suspended" if suspended else "active",
+        voice=voice,
+        type=mode,
+        param=param,
+        updated_at=updated_at,
+    )
+
+
+def parse_operator_number(raw: str, *, region: str) -> str:
+    """An operator's spelling of a number, in E.164.
+
+    Raises:
+        InvalidValueError: it does not parse.
+    """
+    e164 = normalize_number(raw, region=region)
+    if e164 is None:
+        raise InvalidValueError(f"not a phone number: {raw!r}")
+    return e164
+
+
+def add_number(
+    db: Database,
+    raw: str,
+    *,
+    account_id: str,
+    voice: bool = True,
+    region: str,
+    now: datetime | None = None,
+) -> NumberRecord:
+    """Put a virtual number on the platform, owned by an account, forwarding off.
+
+    Raises:
+        InvalidValueError: the number does not parse.
+        NotFoundError: no such account.
+        AlreadyExistsError: the number is on the platform already.
+    """
+    e164 = parse_operator_number(raw, region=region)
+    when = now or datetime.now(UTC)
+    with db.write() as conn:
+        if conn.scalar(select(Account.id).where(Account.id == account_id)) is None:
+            raise NotFoundError(f"no account {account_id}")
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(Number).values(
+                        e164=e164,
+                        account_id=account_id,
+                        voice=voice,
+                        suspended=False,
+                        mode=Mode.OFF,
+                        param=None,
+                        created_at=when,
+                        updated_at=when,
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"{e164} is on the platform already") from exc
+        return _get(conn, e164)
+
+
+def _get(conn: Connection, e164: str) -> NumberRecord:
+    row = conn.execute(select(*_RECORD_COLUMNS).where(Number.e164 == e164)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no number {e164}")
+    return _record(row)
+
+
+def get_number(db: Database, raw: str, *, region: str) -> NumberRecord:
+    """The number's record.
+
+    Raises:
+        InvalidValueError, NotFoundError
+    """
+    e164 = parse_operator_number(raw, region=region)
+    with db.read() as conn:
+        return _get(conn, e164)
+
+
+def list_numbers(db: Database, *, account_id: str | None = None) -> list[NumberRecord]:
+    query = select(*_RECORD_COLUMNS).order_by(Number.e164)
+    if account_id is not None:
+        query = query.where(Number.account_id == account_id)
+    with db.read() as conn:
+        return [_record(row) for row in conn.execute(query)]
+
+
+def set_suspended(
+    db: Database, raw: str, *, suspended: bool, region: str, now: datetime | None = None
+) -> NumberRecord:
+    """Suspend (code 15 on the API, 403 on calls) or resume a number; its forwarding is kept.
+
+    Raises:
+        InvalidValueError, NotFoundError
+    """
+    e164 = parse_operator_number(raw, region=region)
+    with db.write() as conn:
+        conn.execute(
+            update(Number)
+            .where(Number.e164 == e164)
+            .values(suspended=suspended, updated_at=now or datetime.now(UTC))
+        )
+        return _get(conn, e164)
+
+
+def remove_number(db: Database, raw: str, *, region: str) -> NumberRecord:
+    """Take a number off the platform, with its history; returns its last record.
+
+    Raises:
+        InvalidValueError, NotFoundError
+    """
+    e164 = parse_operator_number(raw, region=region)
+    with db.write() as conn:
+        record = _get(conn, e164)
+        number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
+        conn.execute(delete(Change).where(Change.number_id == number_id))
+        conn.execute(delete(Number).where(Number.id == number_id))
+        return record
+
+
+def history(
+    db: Database,
+    raw: str,
+    *,
+    region: str,
+    account_id: str | None = None,
+    limit: int | None = None,
+) -> list[ChangeRecord]:
+    """The number's successful changes, newest first.
+
+    Args:
+        account_id: when given, a number of another account is "not found" (tenancy).
+        limit: the most changes to return.
+
+    Raises:
+        InvalidValueError, NotFoundError
+    """
+    e164 = parse_operator_number(raw, region=region)
+    with db.read() as conn:
+        owner = conn.execute(
+            select(Number.id, Number.account_id).where(Number.e164 == e164)
+        ).one_or_none()
+        if owner is None or (account_id is not None and owner.account_id != account_id):
+            raise NotFoundError(f"no number {e164}")
+        rows = conn.execute(
+            select(
+                Change.new_mode,
+                Change.new_param,
+                Change.old_mode,
+                Change.old_param,
+                Change.changed_at,
+                Change.key_id,
+            )
+            .where(Change.number_id == owner.id)
+            .order_by(Change.id.desc())
+            .limit(limit)
+        )
+        return [ChangeRecord(*row) for row in rows]
+
+
+def forwarding_of(db: Database, raw: str, *, region: str, account_id: str) -> NumberRecord:
+    """A number of the account, for the read extension of the API.
+
+    Raises:
+        ContractError: code 13 when the number does not parse, is nowhere, or is another
+            account's (the same answer for all three).
+    """
+    e164 = normalize_number(raw, region=region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    with db.read() as conn:
+        row = conn.execute(select(*_RECORD_COLUMNS).where(Number.e164 == e164)).one_or_none()
+    if row is None or row.account_id != account_id:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    return _record(row)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of a successful change: the success code and the number it applied to."""
+
+    code: Code
+    number: str
+
+
+def change_forwarding(
+    db: Database,
+    command: Command,
+    *,
+    principal: Principal,
+    region: str,
+    now: datetime | None = None,
+) -> Applied:
+    """Apply a validated request to its number: contract checks 9 to 14, then the change.
+
+    The number's row is locked for the whole decision (``BEGIN IMMEDIATE`` on SQLite,
+    ``FOR UPDATE`` on PostgreSQL), so of many identical requests exactly one changes it
+    and the others see the new state and answer 16, 17 or 18.
+
+    Raises:
+        ContractError: the check that failed.
+        StoreError: the database failed; nothing was changed.
+    """
+    e164 = normalize_number(command.number, region=region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    wanted = command.wanted
+    with db.write() as conn:
+        row = conn.execute(
+            select(
+                Number.id,
+                Number.account_id,
+                Number.suspended,
+                Number.voice,
+                Number.mode,
+                Number.param,
+            )
+            .where(Number.e164 == e164)
+            .with_for_update()
+        ).one_or_none()
+        state = None
+        if row is not None:
+            state = NumberState(
+                number=e164,
+                account_id=row.account_id,
+                suspended=row.suspended,
+                voice=row.voice,
+                setting=Setting(Mode(row.mode), row.param),
+            )
+
+        def next_hop(number: str) -> str | None:
+            return conn.scalar(
+                select(Number.param).where(Number.e164 == number, Number.mode == Mode.FORWARD)
+            )
+
+        if (
+            not db.is_sqlite
+            and wanted.mode is Mode.FORWARD
+            and state is not None
+            and state.account_id == principal.account_id
+            and conn.scalar(select(Number.id).where(Number.e164 == wanted.param)) is not None
+        ):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOOP_LOCK})
+        code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
+        assert row is not None and state is not None  # decide raised otherwise
+        when = now or datetime.now(UTC)
+        conn.execute(
+            update(Number)
+            .where(Number.id == row.id)
+            .values(mode=wanted.mode, param=wanted.param, updated_at=when)
+        )
+        conn.execute(
+            insert(Change).values(
+                number_id=row.id,
+                key_id=principal.key_id,
+                old_mode=state.setting.mode,
+                old_param=state.setting.param,
+                new_mode=wanted.mode,
+                new_param=wanted.param,
+                changed_at=when,
+            )
+        )
+    return Applied(code=code, number=e164)

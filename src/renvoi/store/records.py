@@ -1,0 +1,83 @@
+"""What the store hands back: plain frozen records, free of SQLAlchemy.
+
+The CLI and the admin API print these as they are (``operator.md`` fixes their fields);
+``as_json`` gives their JSON form, times in ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+
+def as_json(record: Any) -> Any:
+    """The JSON-ready form of a record, a list of records, or a plain value."""
+    if isinstance(record, list):
+        return [as_json(item) for item in record]
+    if hasattr(record, "__dataclass_fields__"):
+        return {name: as_json(value) for name, value in asdict(record).items()}
+    if isinstance(record, dict):
+        return {name: as_json(value) for name, value in record.items()}
+    if isinstance(record, datetime):
+        return record.isoformat().replace("+00:00", "Z")
+    return record
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    id: str
+    name: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: str
+    account_id: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: str
+    account_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid API key speaks for."""
+
+    key_id: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class NumberRecord:
+    number: str
+    account_id: str
+    status: str
+    voice: bool
+    type: int
+    param: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    type: int
+    param: str | None
+    previous_type: int
+    previous_param: str | None
+    changed_at: datetime
+    key_id: str | None

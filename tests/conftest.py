@@ -1,0 +1,210 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, the app, tenants, a real server.
+
+Every test that takes ``database`` (or a fixture built on it) runs twice: on a fresh
+SQLite file and on PostgreSQL. PostgreSQL tests skip when no server answers, unless
+``RENVOI_TEST_REQUIRE_POSTGRES=1`` (CI sets it): then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from renvoi.api.app import create_app
+from renvoi.config import Settings
+from renvoi.store import accounts, numbers
+from renvoi.store.database import Database
+from renvoi.store.migrate import upgrade
+from renvoi.store.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "RENVOI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("RENVOI_TEST_REQUIRE_POSTGRES") == "1"
+ADMIN_TOKEN = "admin-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No RENVOI_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("RENVOI_") and not name.startswith("RENVOI_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
+    name = f"renvoi_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'renvoi.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated, empty database (SQLite file or PostgreSQL, per the parameter)."""
+    db = Database(database_url)
+    if db.is_sqlite:
+        upgrade(db)
+    else:
+        with db.engine.begin() as conn:
+            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db=database)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Tenant:
+    """An account with a key and numbers, for the API's tests."""
+
+    account_id: str
+    key: str
+    key_id: str
+    numbers: list[str]
+
+
+def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:
+    created = accounts.create_account(db, name)
+    key = accounts.list_keys(db, created.id)[0]
+    for number in phone_numbers:
+        numbers.add_number(db, number, account_id=created.id, region="FR")
+    return Tenant(created.id, created.api_key, key.id, list(phone_numbers))
+
+
+@pytest.fixture
+def tenant(database: Database) -> Tenant:
+    """Account "acme": three voice numbers, an SMS-only one, a suspended one."""
+    acme = make_tenant(database, "acme", ["+33757000001", "+33757000002", "+33757000003"])
+    numbers.add_number(
+        database, "+33757000009", account_id=acme.account_id, voice=False, region="FR"
+    )
+    numbers.add_number(database, "+33757000010", account_id=acme.account_id, region="FR")
+    numbers.set_suspended(database, "+33757000010", suspended=True, region="FR")
+    return acme
+
+
+@pytest.fixture
+def other_tenant(database: Database) -> Tenant:
+    """Account "globex", with one number of its own."""
+    return make_tenant(database, "globex", ["+33757000020"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A real ``renvoi serve`` process."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    env: dict[str, str]
+    log: Path
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+
+def start_server(database_url: str, workdir: Path, *, workers: int = 1) -> Server:
+    """Start ``renvoi serve`` on a free port and wait until it answers."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
+        "RENVOI_DATABASE_URL": database_url,
+        "RENVOI_DATA_DIR": str(workdir),
+        "RENVOI_PORT": str(port),
+        "RENVOI_WORKERS": str(workers),
+        "RENVOI_LOG_LEVEL": "WARNING",
+        # The tests drive many requests from one address and key.
+        "RENVOI_RATE_KEY_PER_SECOND": "100000",
+        "RENVOI_RATE_KEY_BURST": "100000",
+    }
+    log = workdir / f"server-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "renvoi", "serve"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return Server(process, url, env, log)
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+@pytest.fixture
+def server_factory(database_url: str, tmp_path: Path) -> Iterator[object]:
+    started: list[Server] = []
+
+    def factory(workers: int = 1) -> Server:
+        server = start_server(database_url, tmp_path, workers=workers)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()

@@ -1,0 +1,109 @@
+"""Number normalization and the destination rules (contract check 8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from renvoi.domain.codes import Code
+from renvoi.domain.numbers import (
+    DEFAULT_REFUSED_TYPES,
+    check_destination,
+    normalize_number,
+    refused_types,
+    region_of,
+)
+from renvoi.errors import ContractError
+
+REFUSED = refused_types(DEFAULT_REFUSED_TYPES)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("+33612345678", id="e164"),
+        pytest.param("33612345678", id="international-digits"),
+        pytest.param("0033612345678", id="double-zero"),
+        pytest.param("0612345678", id="national"),
+        pytest.param("06 12 34 56 78", id="spaces"),
+        pytest.param("06.12.34.56.78", id="dots"),
+        pytest.param("06-12-34-56-78", id="dashes"),
+        pytest.param("(0)6 12 34 56 78", id="parentheses"),
+        pytest.param("+33 (0)6 12 34 56 78", id="mixed"),
+    ],
+)
+def test_normalize_number_accepts_every_spelling(raw: str) -> None:
+    assert normalize_number(raw, region="FR") == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("NUMBET", id="seed-placeholder"),
+        pytest.param("", id="empty"),
+        pytest.param("+", id="plus"),
+        pytest.param("12", id="too-short"),
+        pytest.param("+33 6 12 34 56 78 90 12 34", id="too-long"),
+        pytest.param("1-800-FLOWERS", id="letters"),
+        pytest.param("+33612345678;ext=1", id="extension"),
+    ],
+)
+def test_normalize_number_refuses_what_does_not_parse(raw: str) -> None:
+    assert normalize_number(raw, region="FR") is None
+
+
+def test_normalize_number_uses_the_default_region() -> None:
+    assert normalize_number("020 7946 0018", region="GB") == "+442079460018"
+
+
+def reason_of(raw: str, *, refused: frozenset[int] = REFUSED, virtual: str | None = None) -> str:
+    with pytest.raises(ContractError) as caught:
+        check_destination(raw, region="FR", refused=refused, virtual=virtual)
+    assert caught.value.code is Code.FORWARD_INVALID
+    assert caught.value.reason is not None
+    return caught.value.reason.key
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        pytest.param("0899123456", "refused_type", id="fr-premium-rate"),
+        pytest.param("0810123456", "refused_type", id="fr-shared-cost"),
+        pytest.param("+19005550100", "refused_type", id="us-premium-rate"),
+        pytest.param("+447700900123", "invalid", id="gb-drama-range"),
+        pytest.param("0612", "invalid", id="truncated"),
+        pytest.param("not a number", "invalid", id="words"),
+    ],
+)
+def test_check_destination_refuses_with_a_reason(raw: str, reason: str) -> None:
+    assert reason_of(raw) == reason
+
+
+def test_check_destination_refuses_the_number_itself() -> None:
+    assert reason_of("0757000001", virtual="+33757000001") == "self"
+
+
+def test_check_destination_accepts_mobile_fixed_and_toll_free() -> None:
+    for raw, e164 in [
+        ("0612345678", "+33612345678"),
+        ("01 40 00 00 00", "+33140000000"),
+        ("+1 800 555 0100", "+18005550100"),
+    ]:
+        assert check_destination(raw, region="FR", refused=REFUSED, virtual=None) == e164
+
+
+def test_refused_types_are_configurable() -> None:
+    only_mobile = refused_types(["MOBILE"])
+    assert reason_of("0612345678", refused=only_mobile) == "refused_type"
+    assert (
+        check_destination("0899123456", region="FR", refused=only_mobile, virtual=None)
+        == "+33899123456"
+    )
+
+
+def test_refused_types_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="PREMIUM"):
+        refused_types(["PREMIUM"])
+
+
+def test_region_of() -> None:
+    assert region_of("+33612345678") == "FR"

@@ -174,12 +174,10 @@ def start_server(database_url: str, workdir: Path, *, workers: int = 1) -> Serve
         "RENVOI_RATE_KEY_BURST": "100000",
     }
     log = workdir / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "renvoi", "serve"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "renvoi", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

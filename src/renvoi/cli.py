@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -75,9 +74,8 @@ class Invocation:
             self._db = None
 
 
-def _current() -> Invocation:
-    invocation = click.get_current_context().find_object(Invocation)
-    assert invocation is not None, "main() passes an Invocation to every command"
+def _current(context: typer.Context) -> Invocation:
+    invocation: Invocation = context.obj
     return invocation
 
 
@@ -96,39 +94,40 @@ def _emit(value: Any, as_json_flag: bool, columns: Sequence[str] | None = None) 
 
 
 @db_app.command("upgrade")
-def db_upgrade(json_: JsonOption = False) -> None:
+def db_upgrade(context: typer.Context, json_: JsonOption = False) -> None:
     """Apply the database migrations."""
-    upgrade(_current().db)
+    upgrade(_current(context).db)
     _emit({"database": "upgraded"}, json_)
 
 
 @account_app.command("create")
-def account_create(name: str, json_: JsonOption = False) -> None:
+def account_create(context: typer.Context, name: str, json_: JsonOption = False) -> None:
     """Create an account and its first API key (shown only now)."""
-    _emit(accounts.create_account(_current().db, name), json_)
+    _emit(accounts.create_account(_current(context).db, name), json_)
 
 
 @account_app.command("list")
-def account_list(json_: JsonOption = False) -> None:
+def account_list(context: typer.Context, json_: JsonOption = False) -> None:
     """List the accounts."""
-    _emit(accounts.list_accounts(_current().db), json_, ["id", "name", "created_at"])
+    _emit(accounts.list_accounts(_current(context).db), json_, ["id", "name", "created_at"])
 
 
 @key_app.command("create")
-def key_create(account_id: str, json_: JsonOption = False) -> None:
+def key_create(context: typer.Context, account_id: str, json_: JsonOption = False) -> None:
     """Add an API key to an account (shown only now)."""
-    _emit(accounts.create_key(_current().db, account_id), json_)
+    _emit(accounts.create_key(_current(context).db, account_id), json_)
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: str, json_: JsonOption = False) -> None:
+def key_revoke(context: typer.Context, key_id: str, json_: JsonOption = False) -> None:
     """Revoke an API key: it stops working at once."""
-    record = accounts.revoke_key(_current().db, key_id)
+    record = accounts.revoke_key(_current(context).db, key_id)
     _emit({"id": record.id, "revoked_at": record.revoked_at}, json_)
 
 
 @number_app.command("add")
 def number_add(
+    context: typer.Context,
     number: str,
     account: Annotated[str, typer.Option("--account", help="The owning account's id.")],
     sms_only: Annotated[
@@ -137,7 +136,7 @@ def number_add(
     json_: JsonOption = False,
 ) -> None:
     """Put a virtual number on the platform."""
-    run = _current()
+    run = _current(context)
     record = numbers.add_number(
         run.db, number, account_id=account, voice=not sms_only, region=run.region
     )
@@ -153,50 +152,51 @@ def number_add(
 
 
 @number_app.command("suspend")
-def number_suspend(number: str, json_: JsonOption = False) -> None:
+def number_suspend(context: typer.Context, number: str, json_: JsonOption = False) -> None:
     """Suspend a number (API code 15, calls refused)."""
-    run = _current()
+    run = _current(context)
     _emit(numbers.set_suspended(run.db, number, suspended=True, region=run.region), json_)
 
 
 @number_app.command("resume")
-def number_resume(number: str, json_: JsonOption = False) -> None:
+def number_resume(context: typer.Context, number: str, json_: JsonOption = False) -> None:
     """Resume a suspended number."""
-    run = _current()
+    run = _current(context)
     _emit(numbers.set_suspended(run.db, number, suspended=False, region=run.region), json_)
 
 
 @number_app.command("remove")
-def number_remove(number: str, json_: JsonOption = False) -> None:
+def number_remove(context: typer.Context, number: str, json_: JsonOption = False) -> None:
     """Take a number off the platform, with its history."""
-    run = _current()
+    run = _current(context)
     _emit(numbers.remove_number(run.db, number, region=run.region), json_)
 
 
 @number_app.command("show")
-def number_show(number: str, json_: JsonOption = False) -> None:
+def number_show(context: typer.Context, number: str, json_: JsonOption = False) -> None:
     """Show a number's record."""
-    run = _current()
+    run = _current(context)
     _emit(numbers.get_number(run.db, number, region=run.region), json_)
 
 
 @number_app.command("list")
 def number_list(
+    context: typer.Context,
     account: Annotated[str | None, typer.Option("--account", help="Only this account's.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """List the numbers."""
     _emit(
-        numbers.list_numbers(_current().db, account_id=account),
+        numbers.list_numbers(_current(context).db, account_id=account),
         json_,
         ["number", "account_id", "status", "voice", "type", "param", "updated_at"],
     )
 
 
 @number_app.command("history")
-def number_history(number: str, json_: JsonOption = False) -> None:
+def number_history(context: typer.Context, number: str, json_: JsonOption = False) -> None:
     """A number's forwarding changes, newest first."""
-    run = _current()
+    run = _current(context)
     _emit(
         numbers.history(run.db, number, region=run.region),
         json_,
@@ -246,6 +246,7 @@ def demo_curl(settings: Settings, api_key: str, number: str) -> str:
 
 @app.command()
 def serve(
+    context: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
@@ -264,7 +265,7 @@ def serve(
         for name, value in (("host", host), ("port", port), ("workers", workers))
         if value is not None
     }
-    run = _current()
+    run = _current(context)
     settings = run.settings.model_copy(update=overrides)
     # Worker processes build their settings from the environment: hand the overrides on.
     for name, value in overrides.items():
@@ -312,17 +313,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logs.configure(level=settings.log_level, fmt="console")
     invocation = Invocation(settings)
     try:
-        command.main(
-            args=list(argv) if argv is not None else None,
-            standalone_mode=False,
-            obj=invocation,
-        )
-    except click.exceptions.Abort:
-        sys.stderr.write("Aborted!\n")
-        raise SystemExit(1) from None
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
+        # Standalone mode: usage errors print click's message and exit 2; success exits 0.
+        command.main(args=list(argv) if argv is not None else None, obj=invocation)
     except RenvoiError as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         raise SystemExit(1) from None

@@ -63,7 +63,9 @@ def test_disable_succeeds_with_code_2_as_on_the_page(client: TestClient, tenant:
 def test_changes_between_modes_succeed(
     client: TestClient, tenant: Tenant, first: tuple[int, str], second: tuple[int, str]
 ) -> None:
-    assert post(client, apiKey=tenant.key, number=A, type=first[0], param=first[1]).status_code == 200
+    assert (
+        post(client, apiKey=tenant.key, number=A, type=first[0], param=first[1]).status_code == 200
+    )
     response = post(client, apiKey=tenant.key, number=A, type=second[0], param=second[1])
     assert response.status_code == 200
     assert response.json()["success"] is True
@@ -107,7 +109,9 @@ def test_key_check_comes_first(client: TestClient, tenant: Tenant) -> None:
 @pytest.mark.parametrize(
     ("fields", "status", "code", "message"),
     [
-        pytest.param({"type": 1, "param": DEST}, 400, 5, "Virtual number is required", id="3-no-number"),
+        pytest.param(
+            {"type": 1, "param": DEST}, 400, 5, "Virtual number is required", id="3-no-number"
+        ),
         pytest.param({"number": "", "type": 1}, 400, 5, "Virtual number is required", id="3-empty"),
         pytest.param({"number": A}, 400, 6, "Type is required", id="4-no-type"),
         pytest.param({"number": A, "type": 3}, 400, 7, "Type is not valid", id="5-three"),
@@ -151,10 +155,34 @@ def test_key_check_comes_first(client: TestClient, tenant: Tenant) -> None:
             "Forward number is not valid: a number cannot forward to itself",
             id="8-itself",
         ),
-        pytest.param({"number": "NUMBET", "type": 0}, 404, 13, "Virtual number does not exist", id="9-seed-placeholder"),
-        pytest.param({"number": "+33757999999", "type": 0}, 404, 13, "Virtual number does not exist", id="9-nowhere"),
-        pytest.param({"number": OTHERS, "type": 0}, 404, 13, "Virtual number does not exist", id="9-other-account"),
-        pytest.param({"number": SUSPENDED, "type": 1, "param": DEST}, 403, 15, "Number is disabled", id="10-suspended"),
+        pytest.param(
+            {"number": "NUMBET", "type": 0},
+            404,
+            13,
+            "Virtual number does not exist",
+            id="9-seed-placeholder",
+        ),
+        pytest.param(
+            {"number": "+33757999999", "type": 0},
+            404,
+            13,
+            "Virtual number does not exist",
+            id="9-nowhere",
+        ),
+        pytest.param(
+            {"number": OTHERS, "type": 0},
+            404,
+            13,
+            "Virtual number does not exist",
+            id="9-other-account",
+        ),
+        pytest.param(
+            {"number": SUSPENDED, "type": 1, "param": DEST},
+            403,
+            15,
+            "Number is disabled",
+            id="10-suspended",
+        ),
         pytest.param(
             {"number": SMS_ONLY, "type": 1, "param": DEST},
             403,
@@ -162,7 +190,9 @@ def test_key_check_comes_first(client: TestClient, tenant: Tenant) -> None:
             "Call forwarding is not enabled for this number",
             id="11-sms-only",
         ),
-        pytest.param({"number": A, "type": 0}, 409, 18, "Callforward already disabled", id="14-already-off"),
+        pytest.param(
+            {"number": A, "type": 0}, 409, 18, "Callforward already disabled", id="14-already-off"
+        ),
     ],
 )
 def test_checks_answer_in_order(
@@ -192,7 +222,9 @@ def test_other_accounts_number_answers_exactly_as_nowhere(
 
 def test_same_destination_is_16_in_any_spelling(client: TestClient, tenant: Tenant) -> None:
     post(client, apiKey=tenant.key, number=A, type=1, param=DEST)
-    assert answer(post(client, apiKey=tenant.key, number="0757000001", type="1", param="06 12 34 56 78")) == (
+    assert answer(
+        post(client, apiKey=tenant.key, number="0757000001", type="1", param="06 12 34 56 78")
+    ) == (
         409,
         16,
         "Callforward already enabled",
@@ -220,7 +252,9 @@ def test_three_number_loop_is_refused_across_accounts(
 ) -> None:
     assert post(client, apiKey=tenant.key, number=A, type=1, param=B).status_code == 200
     assert post(client, apiKey=tenant.key, number=B, type=1, param=OTHERS).status_code == 200
-    status, code, message = answer(post(client, apiKey=other_tenant.key, number=OTHERS, type=1, param=A))
+    status, code, message = answer(
+        post(client, apiKey=other_tenant.key, number=OTHERS, type=1, param=A)
+    )
     assert (status, code) == (400, 12)
     assert B not in message  # the hops beyond the destination are not revealed
 

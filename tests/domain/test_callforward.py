@@ -269,3 +269,12 @@ def test_decide_loop_check_comes_after_ownership() -> None:
 def test_decide_loop_check_comes_before_same_destination() -> None:
     hops = chain({"+33612345678": VIRTUAL})
     assert decide_code(state(setting=FORWARD_A), FORWARD_A, hops) is Code.FORWARD_INVALID
+
+
+def test_decide_gives_up_on_a_chain_longer_than_max_chain() -> None:
+    """A chain the walk cannot finish is refused rather than followed for ever."""
+    from renvoi.domain.callforward import MAX_CHAIN
+
+    hops = {f"+336123456{i:02d}": f"+336123456{i + 1:02d}" for i in range(MAX_CHAIN + 1)}
+    wanted = Setting(Mode.FORWARD, "+33612345600")
+    assert decide_code(state(), wanted, chain(hops)) is Code.FORWARD_INVALID

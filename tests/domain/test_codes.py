@@ -23,7 +23,11 @@ from renvoi.domain.codes import MESSAGES, Code, Reason, message
             "Le transfert d’appel n’est pas activé",
         ),
         (Code.NUMBER_DISABLED, "Number is disabled", "Le numéro est désactivé"),
-        (Code.ALREADY_FORWARDING, "Callforward already enabled", "Le transfert d’appel est déjà activé"),
+        (
+            Code.ALREADY_FORWARDING,
+            "Callforward already enabled",
+            "Le transfert d’appel est déjà activé",
+        ),
         (Code.ALREADY_VOICEMAIL, "Voicemail already enabled", "La messagerie est déjà activée"),
         (
             Code.ALREADY_DISABLED,

@@ -107,3 +107,7 @@ def test_refused_types_rejects_unknown_names() -> None:
 
 def test_region_of() -> None:
     assert region_of("+33612345678") == "FR"
+
+
+def test_check_destination_refuses_numbers_not_dialable_from_abroad() -> None:
+    assert reason_of("+611800123456") == "not_dialable"  # Australian freephone

@@ -152,14 +152,15 @@ def _check_loop(number: str, destination: str, next_hop: Callable[[str], str | N
     accounts' numbers, whose set-up a caller must not learn.
     """
     seen = {destination}
-    hop: str | None = destination
+    hop = destination
     for _ in range(MAX_CHAIN):
-        hop = next_hop(hop) if hop is not None else None
-        if hop is None:
+        following = next_hop(hop)
+        if following is None:
             return
-        if hop == number or hop in seen:
+        if following == number or following in seen:
             break
-        seen.add(hop)
+        seen.add(following)
+        hop = following
     chain = f"{destination} → … → {number}"
     raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": chain}))
 

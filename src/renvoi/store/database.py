@@ -14,6 +14,7 @@ caller handles a driver's exception and no client sees one.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +64,9 @@ class Database:
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size * 2}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Where it cannot be made, the first query fails as "unavailable" (code 20).
+                with contextlib.suppress(OSError):
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": timeout, "check_same_thread": False}
         else:
             kwargs["connect_args"] = {"connect_timeout": max(1, round(timeout))}

@@ -1,0 +1,47 @@
+# renvoi — `make run` serves a demo on SQLite; `make test` runs every test.
+# Both set up what they need first: uv (in .tools/), then the locked venv (.venv/).
+
+PYTHON ?= python3
+UV     := .tools/bin/uv
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup run test test-fast lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.5"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+## Serve on the embedded SQLite default, with a demo account and a curl to paste.
+run: setup
+	$(BIN)/renvoi serve --demo
+
+## Every test (SQLite and PostgreSQL; PostgreSQL tests skip if no server answers,
+## unless RENVOI_TEST_REQUIRE_POSTGRES=1), with coverage: 100 % required on renvoi.domain.
+test: setup
+	$(BIN)/pytest --cov=renvoi --cov-branch --cov-report=term:skip-covered
+	$(BIN)/coverage report --include='src/renvoi/domain/*' --fail-under=100 > /dev/null \
+	  || { echo "renvoi.domain must stay at 100 % branch coverage"; \
+	       $(BIN)/coverage report --include='src/renvoi/domain/*' --show-missing; exit 1; }
+
+## Without the tests that start servers.
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,117 @@
+"""``/admin/v1/``: the operator's operations over HTTP, behind the admin token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from renvoi.api.app import create_app
+from renvoi.config import Settings
+from renvoi.store.database import Database
+from tests.conftest import ADMIN_TOKEN
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def test_admin_api_is_off_without_a_token(database_url: str, database: Database) -> None:
+    with TestClient(create_app(Settings(database_url=database_url), db=database)) as client:
+        response = client.get("/admin/v1/accounts", headers=AUTH)
+    assert (response.status_code, response.json()["code"]) == (404, 4)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="none"),
+        pytest.param({"Authorization": "Bearer wrong"}, id="wrong"),
+        pytest.param({"Authorization": f"Basic {ADMIN_TOKEN}"}, id="wrong-scheme"),
+    ],
+)
+def test_admin_api_refuses_a_wrong_token(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.get("/admin/v1/accounts", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.fixture
+def admin(client: TestClient) -> Iterator[TestClient]:
+    client.headers.update(AUTH)
+    yield client
+
+
+def test_admin_lifecycle(admin: TestClient) -> None:
+    created = admin.post("/admin/v1/accounts", json={"name": "acme"})
+    assert created.status_code == 201
+    account = created.json()
+    assert set(account) == {"id", "name", "api_key"}
+    assert [a["id"] for a in admin.get("/admin/v1/accounts").json()] == [account["id"]]
+
+    number = admin.post(
+        "/admin/v1/numbers", json={"number": "07 57 00 00 01", "account_id": account["id"]}
+    )
+    assert number.status_code == 201
+    assert number.json()["number"] == "+33757000001"
+    assert number.json()["status"] == "active" and number.json()["voice"] is True
+
+    # The account's key works on the customer API at once.
+    response = admin.post(
+        "/v1/vn/callforward",
+        json={
+            "apiKey": account["api_key"],
+            "number": "+33757000001",
+            "type": 1,
+            "param": "0612345678",
+        },
+    )
+    assert response.json()["code"] == 1
+    history = admin.get("/admin/v1/numbers/+33757000001/history").json()
+    assert [(h["type"], h["param"]) for h in history] == [(1, "+33612345678")]
+
+    assert admin.post("/admin/v1/numbers/+33757000001/suspend").json()["status"] == "suspended"
+    response = admin.post(
+        "/v1/vn/callforward",
+        json={"apiKey": account["api_key"], "number": "+33757000001", "type": 0},
+    )
+    assert response.json()["code"] == 15
+    assert admin.post("/admin/v1/numbers/+33757000001/resume").json()["status"] == "active"
+
+    key = admin.post(f"/admin/v1/accounts/{account['id']}/keys").json()
+    assert key["account_id"] == account["id"] and key["api_key"].startswith("rv_")
+    revoked = admin.post(f"/admin/v1/keys/{key['id']}/revoke").json()
+    assert revoked["revoked_at"] is not None
+    keys = admin.get(f"/admin/v1/accounts/{account['id']}/keys").json()
+    assert len(keys) == 2 and all("api_key" not in k and "key_hash" not in k for k in keys)
+
+    listed = admin.get("/admin/v1/numbers", params={"account": account["id"]}).json()
+    assert [n["number"] for n in listed] == ["+33757000001"]
+    assert admin.delete("/admin/v1/numbers/+33757000001").json()["number"] == "+33757000001"
+    assert admin.get("/admin/v1/numbers/+33757000001").status_code == 404
+
+
+def test_admin_errors(admin: TestClient) -> None:
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    body = {"number": "+33757000001", "account_id": account["id"]}
+    assert admin.post("/admin/v1/numbers", json=body).status_code == 201
+    duplicate = admin.post("/admin/v1/numbers", json=body)
+    assert duplicate.status_code == 409 and duplicate.json()["success"] is False
+    bad = admin.post("/admin/v1/numbers", json={**body, "number": "NUMBET"})
+    assert bad.status_code == 400
+    missing = admin.post("/admin/v1/numbers", json={**body, "account_id": "acc_nope"})
+    assert missing.status_code == 404
+    assert admin.post("/admin/v1/keys/key_nope/revoke").status_code == 404
+    assert admin.post("/admin/v1/accounts", json={"name": ""}).status_code == 400
+
+
+def test_openapi_documents_the_endpoint_and_its_codes(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    operation = schema["paths"]["/v1/vn/callforward"]["post"]
+    assert set(operation["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
+    assert "13: Virtual number does not exist" in operation["responses"]["404"]["description"]
+    assert "19: Too many requests" in operation["responses"]["429"]["description"]
+    assert "/admin/v1/numbers" in schema["paths"]
+    assert client.get("/docs").status_code == 200

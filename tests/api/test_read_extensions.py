@@ -1,0 +1,81 @@
+"""The read extensions: GET the current forwarding, GET its history."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Tenant
+
+URL = "/v1/vn/callforward"
+A, OTHERS = "+33757000001", "+33757000020"
+
+
+def test_get_current_state_with_query_key(client: TestClient, tenant: Tenant) -> None:
+    client.post(URL, json={"apiKey": tenant.key, "number": A, "type": 1, "param": "0612345678"})
+    body = client.get(URL, params={"apiKey": tenant.key, "number": "07.57.00.00.01"}).json()
+    assert body["success"] is True and body["code"] == 200
+    assert (body["number"], body["type"], body["param"], body["status"]) == (
+        A,
+        1,
+        "+33612345678",
+        "active",
+    )
+    assert body["updatedAt"].endswith("Z")
+
+
+def test_get_with_header_key_and_never_configured_number(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = client.get(URL, params={"number": A}, headers={"X-Api-Key": tenant.key}).json()
+    assert (body["type"], body["param"]) == (0, None)
+
+
+def test_get_checks(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+    assert client.get(URL, params={"number": A}).json()["code"] == 10
+    assert client.get(URL, params={"number": A, "apiKey": "rv_bad"}).status_code == 401
+    assert client.get(URL, params={"apiKey": tenant.key}).json()["code"] == 5
+    for number in ("NUMBET", "+33757999999", OTHERS):
+        response = client.get(URL, params={"apiKey": tenant.key, "number": number})
+        assert (response.status_code, response.json()["code"]) == (404, 13)
+
+
+def test_history_newest_first(client: TestClient, tenant: Tenant) -> None:
+    for fields in (
+        {"type": 1, "param": "0612345678"},
+        {"type": 2, "param": "a@example.com"},
+        {"type": 0},
+    ):
+        client.post(URL, json={"apiKey": tenant.key, "number": A, **fields})
+    body = client.get(URL + "/history", params={"apiKey": tenant.key, "number": A}).json()
+    assert body["number"] == A
+    assert [(c["type"], c["param"], c["previousType"]) for c in body["changes"]] == [
+        (0, None, 2),
+        (2, "a@example.com", 1),
+        (1, "+33612345678", 0),
+    ]
+    assert all(c["keyId"] == tenant.key_id for c in body["changes"])
+    limited = client.get(URL + "/history", params={"apiKey": tenant.key, "number": A, "limit": 1})
+    assert len(limited.json()["changes"]) == 1
+
+
+def test_history_of_another_accounts_number_is_13(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    for number in (OTHERS, "+33757999999", "NUMBET"):
+        response = client.get(URL + "/history", params={"apiKey": tenant.key, "number": number})
+        assert (response.status_code, response.json()["code"]) == (404, 13)
+
+
+def test_get_in_xml(client: TestClient, tenant: Tenant) -> None:
+    response = client.get(URL, params={"apiKey": tenant.key, "number": A, "_format": "xml"})
+    assert response.text.startswith(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<result>\n  <entry>true</entry>"
+    )
+    assert "<entry><![CDATA[+33757000001]]></entry>" in response.text
+
+
+def test_bad_query_is_code_4(client: TestClient, tenant: Tenant) -> None:
+    response = client.get(
+        URL + "/history", params={"apiKey": tenant.key, "number": A, "limit": "x"}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, 4)

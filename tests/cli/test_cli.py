@@ -1,0 +1,124 @@
+"""The ``renvoi`` command, as operator.md fixes it: ``--json`` prints one JSON document."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from renvoi.cli import main
+
+
+@pytest.fixture
+def renvoi(
+    database_url: str,
+    database: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
+    """Run the command in-process; return its JSON output (or raise SystemExit)."""
+    monkeypatch.setenv("RENVOI_DATABASE_URL", database_url)
+
+    def run(*args: str) -> Any:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main([*args, "--json"])
+        if exited.value.code != 0:
+            raise exited.value
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1, "exactly one JSON document"
+        return json.loads(out)
+
+    return run
+
+
+def test_account_key_and_number_commands(renvoi: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    assert set(account) == {"id", "name", "api_key"} and account["name"] == "acme"
+    listed = renvoi("account", "list")
+    assert [set(a) for a in listed] == [{"id", "name", "created_at"}]
+
+    key = renvoi("key", "create", account["id"])
+    assert set(key) == {"id", "account_id", "api_key"}
+    revoked = renvoi("key", "revoke", key["id"])
+    assert set(revoked) == {"id", "revoked_at"} and revoked["revoked_at"]
+
+    added = renvoi("number", "add", "07 57 00 00 01", "--account", account["id"])
+    assert added == {
+        "number": "+33757000001",
+        "account_id": account["id"],
+        "status": "active",
+        "voice": True,
+    }
+    sms = renvoi("number", "add", "+33757000009", "--account", account["id"], "--sms-only")
+    assert sms["voice"] is False
+
+    shown = renvoi("number", "show", "+33757000001")
+    assert set(shown) >= {"number", "account_id", "status", "voice", "type", "param", "updated_at"}
+    assert (shown["type"], shown["param"]) == (0, None)
+    assert renvoi("number", "suspend", "+33757000001")["status"] == "suspended"
+    assert renvoi("number", "resume", "+33757000001")["status"] == "active"
+    assert [n["number"] for n in renvoi("number", "list", "--account", account["id"])] == [
+        "+33757000001",
+        "+33757000009",
+    ]
+    assert renvoi("number", "history", "+33757000001") == []
+    assert renvoi("number", "remove", "+33757000009")["number"] == "+33757000009"
+    assert len(renvoi("number", "list")) == 1
+
+
+def test_errors_are_one_line_on_stderr_and_exit_1(
+    renvoi: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = renvoi("account", "create", "acme")
+    renvoi("number", "add", "+33757000001", "--account", account["id"])
+    for args, name in [
+        (["number", "add", "+33757000001", "--account", account["id"]], "AlreadyExistsError"),
+        (["number", "add", "NUMBET", "--account", account["id"]], "InvalidValueError"),
+        (["number", "show", "+33757999999"], "NotFoundError"),
+        (["key", "revoke", "key_nope"], "NotFoundError"),
+        (["key", "create", "acc_nope"], "NotFoundError"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            renvoi(*args)
+        assert exited.value.code == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"{name}: ") and captured.err.count("\n") == 1
+
+
+def test_bad_usage_exits_2(renvoi: Any) -> None:
+    with pytest.raises(SystemExit) as exited:
+        renvoi("number", "add", "+33757000001")  # --account missing
+    assert exited.value.code == 2
+
+
+def test_installed_command_runs(tmp_path: Any) -> None:
+    """The console script itself, in a subprocess: db upgrade, then an account."""
+    env = {"RENVOI_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "renvoi"]
+    upgrade = subprocess.run(
+        [*command, "db", "upgrade", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(upgrade.stdout) == {"database": "upgraded"}
+    created = subprocess.run(
+        [*command, "account", "create", "x", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(created.stdout)["api_key"].startswith("rv_")
+    assert (tmp_path / "renvoi.db").exists()
+    bad = subprocess.run(
+        [*command, "account", "list"],
+        env={**env, "RENVOI_DEFAULT_REGION": "FR", "RENVOI_REFUSED_NUMBER_TYPES": "NOPE"},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith(
+        "SettingsError: RENVOI_REFUSED_NUMBER_TYPES"
+    )

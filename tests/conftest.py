@@ -159,9 +159,16 @@ class Server:
             self.process.wait(timeout=30)
 
 
-def start_server(database_url: str, workdir: Path, *, workers: int = 1) -> Server:
+def start_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     """Start ``renvoi serve`` on a free port and wait until it answers."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
         "RENVOI_DATABASE_URL": database_url,
@@ -172,6 +179,7 @@ def start_server(database_url: str, workdir: Path, *, workers: int = 1) -> Serve
         # The tests drive many requests from one address and key.
         "RENVOI_RATE_KEY_PER_SECOND": "100000",
         "RENVOI_RATE_KEY_BURST": "100000",
+        **(extra_env or {}),
     }
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor

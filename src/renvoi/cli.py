@@ -11,6 +11,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,10 +23,11 @@ from renvoi import logs
 from renvoi.api.app import open_database
 from renvoi.config import Settings
 from renvoi.errors import AlreadyExistsError, NotFoundError, RenvoiError
-from renvoi.store import accounts, numbers
+from renvoi.store import accounts, calls, numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 from renvoi.store.records import as_json
+from renvoi.voice.kamailio import render_config
 
 app = typer.Typer(
     help="renvoi: call forwarding for virtual numbers.",
@@ -40,7 +42,9 @@ number_app = typer.Typer(help="Virtual numbers.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
+kamailio_app = typer.Typer(help="The Kamailio SIP proxy.", no_args_is_help=True)
 app.add_typer(number_app, name="number")
+app.add_typer(kamailio_app, name="kamailio")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -202,6 +206,62 @@ def number_history(context: typer.Context, number: str, json_: JsonOption = Fals
         json_,
         ["changed_at", "type", "param", "previous_type", "previous_param", "key_id"],
     )
+
+
+@number_app.command("route")
+def number_route(
+    context: typer.Context,
+    number: str,
+    sip: Annotated[
+        str | None, typer.Option("--sip", help="Normal destination (mode 0), a SIP URI.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the destination.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Set where the number's calls go when it is not forwarding (mode 0)."""
+    if (sip is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --sip URI or --clear")
+    run = _current(context)
+    _emit(numbers.set_sip_destination(run.db, number, sip, region=run.region), json_)
+
+
+@number_app.command("calls")
+def number_calls(
+    context: typer.Context,
+    number: str,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    json_: JsonOption = False,
+) -> None:
+    """The calls routed to a number, newest first."""
+    run = _current(context)
+    e164 = numbers.parse_operator_number(number, region=run.region)
+    records = calls.list_calls(run.db, e164, limit=limit)
+    _emit(
+        [{**as_json(record), "duration": record.duration} for record in records],
+        json_,
+        ["started_at", "caller", "action", "destination", "status", "duration"],
+    )
+
+
+@kamailio_app.command("config")
+def kamailio_config(
+    context: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", help="Write it to this file.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Write (or print) the Kamailio configuration generated from the settings."""
+    settings = _current(context).settings
+    text = render_config(settings)
+    settings.rundir.mkdir(parents=True, exist_ok=True)
+    if out is None:
+        if json_:
+            _emit({"config": text}, True)
+        else:
+            sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _emit({"path": str(out)}, json_)
 
 
 def create_demo(db: Database, settings: Settings) -> tuple[str, str]:

@@ -71,6 +71,32 @@ class Settings(BaseSettings):
     )
     timeout_keep_alive: int = Field(5, ge=1, description="Idle keep-alive seconds.")
 
+    # --- the voice side (contract/voice.md) -------------------------------------------------
+    sip_listen: str = Field(
+        "udp:127.0.0.1:5060", description="Where Kamailio listens (proto:host:port)."
+    )
+    sip_trunk: str = Field(
+        "127.0.0.1:5080", description="host:port of the carrier where forwarded calls go."
+    )
+    voicemail_listen: str = Field(
+        "127.0.0.1:5070", description="host:port where the voicemail endpoint takes SIP (UDP)."
+    )
+    route_url: str = Field(
+        "http://127.0.0.1:8000", description="How Kamailio reaches the route endpoint."
+    )
+    route_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Kamailio presents to /internal/v1/; without it only "
+        "loopback clients may call the route endpoint.",
+    )
+    route_cache: bool = Field(True, description="Cache routes in memory (see README).")
+    kamailio_rundir: Path | None = Field(
+        None,
+        description="Kamailio's control socket and runtime files; default: "
+        "kamailio/ in the data directory.",
+    )
+    kamailio_children: int = Field(8, ge=1, description="Kamailio UDP worker processes.")
+
     # --- logging ----------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = Field(
@@ -99,6 +125,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'renvoi.db').resolve()}"
+
+    @property
+    def sip_proxy(self) -> str:
+        """``host:port`` of Kamailio, from ``sip_listen`` (its protocol prefix dropped)."""
+        proto, _, rest = self.sip_listen.partition(":")
+        return rest if proto in ("udp", "tcp", "tls", "sctp") else self.sip_listen
+
+    @property
+    def rundir(self) -> Path:
+        return (self.kamailio_rundir or self.data_dir / "kamailio").resolve()
 
 
 def _split(value: str) -> list[str]:

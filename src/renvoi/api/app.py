@@ -14,14 +14,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from renvoi import __version__, logs
-from renvoi.api import admin, callforward, errors, health
+from renvoi.api import admin, callforward, errors, health, routing
 from renvoi.api.deps import Services
 from renvoi.api.middleware import RequestContext
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
 from renvoi.config import Settings
+from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
 from renvoi.store.database import Database
+from renvoi.store.routecache import RouteCache
 
 DESCRIPTION = """
 Call forwarding for virtual numbers, wire-compatible with the SMS Partner endpoint
@@ -57,21 +59,30 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         settings: the installation's settings.
         db: an open database (tests share one); by default one is opened from settings.
     """
+    database = db or open_database(settings)
     services = Services(
         settings=settings,
-        db=db or open_database(settings),
+        db=database,
         limiter=Limiter(settings),
         usage=KeyUsage(),
         refused=settings.refused_types,
+        routes=RouteCache(database, enabled=settings.route_cache),
+        sip_targets=SipTargets(
+            trunk=settings.sip_trunk,
+            voicemail=settings.voicemail_listen,
+            proxy=settings.sip_proxy,
+        ),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_usage(services))
+        services.routes.start()
         try:
             yield
         finally:
             flusher.cancel()
+            services.routes.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)
             if db is None:
@@ -87,6 +98,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(callforward.router)
     app.include_router(admin.router)
+    app.include_router(routing.router)
     app.include_router(health.router)
     app.add_middleware(RequestContext)
     return app

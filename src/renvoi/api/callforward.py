@@ -18,8 +18,9 @@ from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
 from renvoi.domain.callforward import parse_command
 from renvoi.domain.codes import MESSAGES, Code
+from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError, OperatorError
-from renvoi.store import numbers
+from renvoi.store import calls, numbers
 from renvoi.store.records import as_json
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
@@ -123,6 +124,8 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
         principal=principal,
         region=services.settings.default_region,
     )
+    # This node never routes a call on the state it just replaced (other nodes: routecache).
+    services.routes.invalidate(applied.number)
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
@@ -161,6 +164,52 @@ async def get_callforward(
         param=record.param,
         status=record.status,
         updatedAt=as_json(record.updated_at),
+    )
+    return render(body, fmt=request_format(request))
+
+
+@router.get(
+    "/calls",
+    summary="A number's calls, newest first (renvoi extension)",
+    responses=_responses("200: OK, with number and calls"),
+)
+async def get_calls(
+    request: Request,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """List the calls routed to a number: caller, action, destination, status, duration."""
+    e164 = normalize_number(_require(number), region=services.settings.default_region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    try:
+        records = await run_in_threadpool(
+            lambda: calls.list_calls(
+                services.db, e164, account_id=principal.account_id, limit=limit
+            )
+        )
+    except OperatorError as exc:  # nowhere, or another account's: 13
+        raise ContractError(Code.NUMBER_NOT_FOUND) from exc
+    body = envelope(
+        Code.OK,
+        success=True,
+        number=e164,
+        calls=[
+            {
+                "callId": call.call_id,
+                "caller": call.caller,
+                "action": call.action,
+                "destination": call.destination,
+                "status": call.status,
+                "startedAt": as_json(call.started_at),
+                "answeredAt": as_json(call.answered_at),
+                "endedAt": as_json(call.ended_at),
+                "duration": call.duration,
+            }
+            for call in records
+        ],
     )
     return render(body, fmt=request_format(request))
 

@@ -19,10 +19,12 @@ from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.callforward import require_api_key
 from renvoi.domain.codes import Code
+from renvoi.domain.routing import SipTargets
 from renvoi.errors import ContractError
 from renvoi.store import accounts
 from renvoi.store.database import Database
 from renvoi.store.records import Principal
+from renvoi.store.routecache import RouteCache
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Services:
     limiter: Limiter
     usage: KeyUsage
     refused: frozenset[int]  # settings.refused_types, computed once
+    routes: RouteCache
+    sip_targets: SipTargets
 
 
 def get_services(request: Request) -> Services:

@@ -91,6 +91,8 @@ class Number(Base):
     # The forwarding: 0 off, 1 forward to param (E.164), 2 voicemail to param (email).
     mode: Mapped[int] = mapped_column(SmallInteger, default=0)
     param: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # Where calls go in mode 0 (voice.md: `renvoi number route`), a SIP URI, or None (480).
+    sip_destination: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -109,3 +111,22 @@ class Change(Base):
     new_mode: Mapped[int] = mapped_column(SmallInteger)
     new_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Call(Base):
+    """One call routed by Kamailio: what the route said, and how the call ended."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_number_id_id", "number_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number_id: Mapped[int] = mapped_column(BigId, ForeignKey("numbers.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(255), index=True)
+    caller: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # forward, voicemail, normal, or reject (status set at once).
+    action: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from renvoi.domain.callforward import Command, Mode, NumberState, Setting, decide
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import normalize_number
+from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
+from renvoi.store.routecache import CHANNEL
 
 # PostgreSQL advisory lock taken by changes that forward to another platform number, so
 # that two of them cannot each miss the other and close a loop (A→B and B→A at once).
@@ -36,12 +38,13 @@ _RECORD_COLUMNS = (
     Number.mode,
     Number.param,
     Number.updated_at,
+    Number.sip_destination,
 )
 
 
 def _record(row: Sequence[Any]) -> NumberRecord:
     """A record from a row of ``_RECORD_COLUMNS``."""
-    e164, account_id, suspended, voice, mode, param, updated_at = row
+    e164, account_id, suspended, voice, mode, param, updated_at, sip_destination = row
     return NumberRecord(
         number=e164,
         account_id=account_id,
@@ -50,6 +53,7 @@ def _record(row: Sequence[Any]) -> NumberRecord:
         type=mode,
         param=param,
         updated_at=updated_at,
+        sip_destination=sip_destination,
     )
 
 
@@ -102,7 +106,20 @@ def add_number(
                 )
         except IntegrityError as exc:
             raise AlreadyExistsError(f"{e164} is on the platform already") from exc
+        announce(db, conn, e164)
         return _get(conn, e164)
+
+
+def announce(db: Database, conn: Connection, e164: str) -> None:
+    """Tell every process's route cache that a number changed (``routecache.py``).
+
+    On PostgreSQL the notification is part of the transaction: delivered at commit, never
+    for a rolled-back change. SQLite needs none: the caches watch ``data_version``.
+    """
+    if not db.is_sqlite:
+        conn.execute(
+            text("SELECT pg_notify(:channel, :number)"), {"channel": CHANNEL, "number": e164}
+        )
 
 
 def _get(conn: Connection, e164: str) -> NumberRecord:
@@ -146,6 +163,29 @@ def set_suspended(
             .where(Number.e164 == e164)
             .values(suspended=suspended, updated_at=now or datetime.now(UTC))
         )
+        announce(db, conn, e164)
+        return _get(conn, e164)
+
+
+def set_sip_destination(
+    db: Database, raw: str, uri: str | None, *, region: str, now: datetime | None = None
+) -> NumberRecord:
+    """Set (or clear, with None) where calls go in mode 0 (voice.md, ``number route``).
+
+    Raises:
+        InvalidValueError: the number does not parse, or the URI is not a SIP URI.
+        NotFoundError: no such number.
+    """
+    e164 = parse_operator_number(raw, region=region)
+    if uri is not None and not is_sip_uri(uri):
+        raise InvalidValueError(f"not a SIP URI: {uri!r}")
+    with db.write() as conn:
+        conn.execute(
+            update(Number)
+            .where(Number.e164 == e164)
+            .values(sip_destination=uri, updated_at=now or datetime.now(UTC))
+        )
+        announce(db, conn, e164)
         return _get(conn, e164)
 
 
@@ -161,6 +201,7 @@ def remove_number(db: Database, raw: str, *, region: str) -> NumberRecord:
         number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
         conn.execute(delete(Change).where(Change.number_id == number_id))
         conn.execute(delete(Number).where(Number.id == number_id))
+        announce(db, conn, e164)
         return record
 
 
@@ -306,4 +347,5 @@ def change_forwarding(
                 changed_at=when,
             )
         )
+        announce(db, conn, e164)
     return Applied(code=code, number=e164)

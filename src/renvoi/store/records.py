@@ -71,6 +71,7 @@ class NumberRecord:
     type: int
     param: str | None
     updated_at: datetime
+    sip_destination: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,22 @@ class ChangeRecord:
     previous_param: str | None
     changed_at: datetime
     key_id: str | None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    call_id: str
+    caller: str | None
+    action: str
+    destination: str | None
+    status: int | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from answer to hang-up, once both happened."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.answered_at).total_seconds()

@@ -1,0 +1,119 @@
+"""``/internal/v1/``: what Kamailio asks on every call, and what it reports back.
+
+Not for customers: answered to loopback clients, or to any client presenting
+``RENVOI_ROUTE_TOKEN``. The route endpoint is on every call's path: its answer comes from
+the route cache (``store/routecache.py``) and the decision from ``domain.routing``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from renvoi.api.deps import ServicesDep, client_address
+from renvoi.api.envelope import render
+from renvoi.domain.numbers import normalize_number
+from renvoi.domain.routing import NOT_FOUND, Route, RouteState, count_diversions, decide_route
+from renvoi.store import calls
+from renvoi.store.routecache import MISSING
+
+log = structlog.get_logger("renvoi.routing")
+
+
+def internal_caller(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """Kamailio, on loopback or with the route token."""
+    token = services.settings.route_token
+    if token is not None:
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.encode(), token.get_secret_value().encode()
+        ):
+            return
+    else:
+        try:
+            if ipaddress.ip_address(client_address(request)).is_loopback:
+                return
+        except ValueError:
+            pass
+    raise HTTPException(404)
+
+
+router = APIRouter(
+    prefix="/internal/v1", tags=["internal"], dependencies=[Depends(internal_caller)]
+)
+
+
+async def _state(services: ServicesDep, e164: str) -> RouteState | None:
+    cache = services.routes
+    cached = cache.get(e164)
+    if cached is not MISSING:
+        assert cached is None or isinstance(cached, RouteState)
+        return cached
+    generation = cache.generation
+    state = await run_in_threadpool(calls.route_state, services.db, e164)
+    cache.put(e164, state, generation)
+    return state
+
+
+def _route_body(route: Route, call: int | None) -> dict[str, object]:
+    return {
+        "action": route.action,
+        "status": route.status,
+        "reason": route.reason,
+        "uri": route.uri or "",
+        "diversion": route.diversion or "",
+        "call": call or 0,
+    }
+
+
+@router.get("/route/{number}", summary="What a call to a number must do (Kamailio)")
+async def route(
+    number: str,
+    services: ServicesDep,
+    diversion: Annotated[str | None, Query(description="The INVITE's Diversion values.")] = None,
+    call_id: Annotated[str | None, Query(description="The INVITE's Call-ID.")] = None,
+    caller: Annotated[str | None, Query(description="The caller (From user).")] = None,
+) -> Response:
+    """The route of a new call: forward, voicemail, normal, or reject with a status."""
+    e164 = normalize_number(number, region=services.settings.default_region)
+    state = await _state(services, e164) if e164 else None
+    decision = decide_route(
+        state, diversions=count_diversions(diversion), targets=services.sip_targets
+    )
+    record = None
+    if call_id and e164 and decision is not NOT_FOUND:
+        record = await run_in_threadpool(
+            lambda: calls.record_call(
+                services.db, e164=e164, call_id=call_id, caller=caller, route=decision
+            )
+        )
+    log.info("route", number=e164 or number, action=decision.action, status=decision.status)
+    return render(_route_body(decision, record))
+
+
+@router.post("/calls/{record_id}/outcome", summary="A routed call's final status (Kamailio)")
+async def call_outcome(
+    record_id: int, services: ServicesDep, status: Annotated[int, Query(ge=100, le=699)]
+) -> Response:
+    """Record the final SIP status of a routed call."""
+    await run_in_threadpool(lambda: calls.record_outcome(services.db, record_id, status=status))
+    return render({"ok": True})
+
+
+@router.post("/calls/end", summary="A call hung up (Kamailio saw the BYE)")
+async def call_end(
+    services: ServicesDep, call_id: Annotated[str, Query(min_length=1, max_length=255)]
+) -> Response:
+    """Record the end of the answered call with this Call-ID."""
+    await run_in_threadpool(lambda: calls.record_end(services.db, call_id))
+    return render({"ok": True})

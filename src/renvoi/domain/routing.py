@@ -1,0 +1,120 @@
+"""What a call to a virtual number does (contract/voice.md, "What a call does").
+
+The one mapping from a number's state to a SIP action, shared by the route endpoint that
+Kamailio asks on every new INVITE. Kamailio holds no rule of its own: it applies the
+``Route`` this module returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from renvoi.domain.callforward import Mode, Setting
+
+# voice.md: a call already diverted this many times is a loop between platforms (482).
+MAX_DIVERSIONS = 5
+
+Action = Literal["forward", "voicemail", "normal", "reject"]
+
+
+@dataclass(frozen=True)
+class RouteState:
+    """What routing needs to know of a number."""
+
+    number: str
+    suspended: bool
+    voice: bool
+    setting: Setting
+    sip_destination: str | None
+
+
+@dataclass(frozen=True)
+class Route:
+    """The action for one call: a new request URI, or a final status.
+
+    ``diversion`` is the value of the ``Diversion`` header to add (RFC 5806), if any.
+    """
+
+    action: Action
+    status: int = 0
+    reason: str = ""
+    uri: str | None = None
+    diversion: str | None = None
+
+
+@dataclass(frozen=True)
+class SipTargets:
+    """Where calls leave: ``host:port`` of the trunk, of the voicemail endpoint, and
+    of the proxy itself (named in the Diversion header)."""
+
+    trunk: str
+    voicemail: str
+    proxy: str
+
+
+NOT_FOUND = Route("reject", 404, "Not Found")
+LOOP = Route("reject", 482, "Loop Detected")
+SUSPENDED = Route("reject", 403, "Forbidden")
+UNAVAILABLE = Route("reject", 480, "Temporarily Unavailable")
+
+
+_SIP_URI = re.compile(r"sips?:[^\s<>\"@]+(@[^\s<>\"]+)?")
+
+
+def is_sip_uri(uri: str) -> bool:
+    """Whether ``uri`` looks like a SIP or SIPS URI (RFC 3261 §19.1), with no spaces or
+    characters that could break the header it is written into."""
+    return _SIP_URI.fullmatch(uri) is not None
+
+
+def count_diversions(header: str | None) -> int:
+    """Entries in the ``Diversion`` header values (comma-separated, RFC 5806 §4),
+    not counting commas inside ``<...>`` or quotes.
+
+    Args:
+        header: every ``Diversion`` header's value joined by commas, or None.
+    """
+    if not header or not header.strip():
+        return 0
+    count, depth, quoted = 1, 0, False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "<":
+            depth += 1
+        elif not quoted and char == ">":
+            depth = max(0, depth - 1)
+        elif not quoted and depth == 0 and char == ",":
+            count += 1
+    return count
+
+
+def decide_route(state: RouteState | None, *, diversions: int, targets: SipTargets) -> Route:
+    """The action for a new call to a number.
+
+    Args:
+        state: the number, or None when it is not on the platform.
+        diversions: how many Diversion entries the INVITE carries already.
+        targets: where forwarded and voicemail calls go.
+    """
+    if diversions >= MAX_DIVERSIONS:
+        return LOOP
+    # An SMS-only number takes no calls: for the voice side it is not on the platform.
+    if state is None or not state.voice:
+        return NOT_FOUND
+    if state.suspended:
+        return SUSPENDED
+    setting = state.setting
+    if setting.mode is Mode.FORWARD and setting.param:
+        return Route(
+            "forward",
+            uri=f"sip:{setting.param}@{targets.trunk}",
+            diversion=f"<sip:{state.number}@{targets.proxy}>;reason=unconditional",
+        )
+    if setting.mode is Mode.VOICEMAIL:
+        return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
+    if state.sip_destination:
+        return Route("normal", uri=state.sip_destination)
+    return UNAVAILABLE

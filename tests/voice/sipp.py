@@ -1,0 +1,238 @@
+"""SIPp scenarios for the voice tests, written per test: a caller, and callee stand-ins.
+
+Each scenario is real SIP over UDP through Kamailio. The callee stand-ins check what they
+receive with ``check_it`` regular expressions, so a wrong request URI or a missing
+Diversion header fails the SIPp process (exit status 1), and with it the test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+SDP = """v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8
+a=rtpmap:8 PCMA/8000"""
+
+
+def caller_scenario(
+    *, number: str, expect: int, headers: list[str] | None = None, hold_ms: int = 200
+) -> str:
+    """A caller that INVITEs ``number`` and expects the final status ``expect``."""
+    extra = "".join(f"      {h}\n" for h in headers or [])
+    has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
+    max_forwards = "" if has_max_forwards else "      Max-Forwards: 70\n"
+    invite = f"""  <send retrans="500">
+    <![CDATA[
+      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:+33140000001@[local_ip]:[local_port]>
+{max_forwards}{extra}      Content-Type: application/sdp
+      Content-Length: [len]
+
+{SDP}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+"""
+    if 200 <= expect < 300:
+        tail = f"""  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+"""
+    else:
+        tail = f"""  <recv response="{expect}"/>
+  <send>
+    <![CDATA[
+      ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    return _scenario("caller", invite + tail)
+
+
+def callee_scenario(*, checks: list[str]) -> str:
+    """A callee that answers one call, after checking the INVITE against ``checks``
+    (regular expressions over the whole message; each must match)."""
+    eregs = "".join(
+        f'      <ereg regexp="{escape(check, {chr(34): "&quot;"})}" search_in="msg" '
+        f'check_it="true" assign_to="m{i}"/>\n'
+        for i, check in enumerate(checks)
+    )
+    body = f"""  <recv request="INVITE" crlf="true">
+    <action>
+{eregs}    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{SDP}
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    variables = ",".join(f"m{i}" for i in range(len(checks)))
+    return _scenario("callee", body, variables)
+
+
+def _scenario(name: str, body: str, variables: str = "") -> str:
+    # Variables assigned by ereg must be declared used, or SIPp warns and refuses.
+    uses = f'  <Reference variables="{variables}"/>\n' if variables else ""
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
+        f'<scenario name="{name}">\n{body}{uses}</scenario>\n'
+    )
+
+
+@dataclass
+class Sipp:
+    """A SIPp process and where its logs go."""
+
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    name: str
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return -1
+
+    def errors(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-3000:]
+            for path in self.workdir.glob(f"{self.name}*_errors.log")
+        )
+
+
+def run_sipp(
+    workdir: Path,
+    name: str,
+    scenario: str,
+    *,
+    port: int,
+    control_port: int,
+    remote: str | None = None,
+    calls: int = 1,
+    extra: list[str] | None = None,
+) -> Sipp:
+    """Start SIPp with ``scenario`` on ``port``; a caller when ``remote`` is given."""
+    path = workdir / f"{name}.xml"
+    path.write_text(scenario)
+    command = [
+        "sipp",
+        "-sf",
+        str(path),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-cp",
+        str(control_port),
+        "-mp",
+        str(port + 10000),
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-trace_err",
+        "-error_file",
+        str(workdir / f"{name}_errors.log"),
+        "-timeout",
+        "25s",
+        "-timeout_error",
+        "-max_recv_loops",
+        "1000",
+        *(extra or []),
+    ]
+    if remote:
+        command.append(remote)
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return Sipp(process, workdir, name)

@@ -122,3 +122,29 @@ def test_installed_command_runs(tmp_path: Any) -> None:
     assert bad.returncode == 1 and bad.stderr.startswith(
         "SettingsError: RENVOI_REFUSED_NUMBER_TYPES"
     )
+
+
+def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    renvoi("number", "add", "+33757000001", "--account", account["id"])
+    uri = "sip:+33757000003@pbx.example:5060"
+    assert renvoi("number", "route", "+33757000001", "--sip", uri)["sip_destination"] == uri
+    assert renvoi("number", "show", "+33757000001")["sip_destination"] == uri
+    assert renvoi("number", "route", "+33757000001", "--clear")["sip_destination"] is None
+    with pytest.raises(SystemExit) as exited:
+        renvoi("number", "route", "+33757000001", "--sip", "http://nope")
+    assert exited.value.code == 1
+
+    monkeypatch.setenv("RENVOI_SIP_LISTEN", "udp:127.0.0.1:15060")
+    monkeypatch.setenv("RENVOI_SIP_TRUNK", "10.1.2.3:5080")
+    monkeypatch.setenv("RENVOI_KAMAILIO_RUNDIR", str(tmp_path / "run"))
+    out = tmp_path / "kamailio.cfg"
+    assert renvoi("kamailio", "config", "--out", str(out)) == {"path": str(out)}
+    text = out.read_text()
+    assert text.startswith("#!KAMAILIO\n")
+    assert '#!substdef "!RENVOI_LISTEN!udp:127.0.0.1:15060!g"' in text
+    assert f'#!substdef "!RENVOI_RUNDIR!{tmp_path / "run"}!g"' in text
+    assert "listen=RENVOI_LISTEN" in text
+    assert (tmp_path / "run").is_dir()
+    printed = renvoi("kamailio", "config")
+    assert printed["config"] == text

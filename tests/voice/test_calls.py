@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
 from renvoi.store import calls, numbers
+from renvoi.store.migrate import upgrade
 from renvoi.store.database import Database
-from tests.conftest import Tenant
-from tests.voice.conftest import Platform, free_udp_port
+from tests.conftest import Tenant, make_tenant
+from tests.voice.conftest import Platform, free_udp_port, start_platform
 from tests.voice.sipp import callee_scenario, caller_scenario
 
 pytestmark = pytest.mark.slow
@@ -49,7 +51,8 @@ def test_forwarded_call_reaches_the_trunk_with_diversion(
         platform.trunk_port,
         [
             rf"^INVITE sip:\+33612345678@127\.0\.0\.1:{platform.trunk_port} SIP/2\.0",
-            rf"Diversion: <sip:\+33757000001@127\.0\.0\.1:{platform.sip_port}>;reason=unconditional",
+            rf"Diversion: <sip:\+33757000001@127\.0\.0\.1:{platform.sip_port}>"
+            r";reason=unconditional",
             r'From: "Alice" <sip:\+33140000001@',
         ],
         calls=2,
@@ -141,3 +144,33 @@ def test_customers_read_their_call_records(platform: Platform, tenant: Tenant) -
     [record] = body["calls"]
     assert (record["action"], record["status"], record["caller"]) == ("reject", 480, "+33140000001")
     assert re.fullmatch(r".+Z", record["startedAt"])
+
+
+def test_loop_between_two_platforms_is_refused(
+    database_url: str, database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    """A on this platform forwards to B on another, which forwards back to A: each pass
+    adds a Diversion, and the fifth ends the call with 482 instead of ringing forever."""
+    here_port, there_port = free_udp_port(), free_udp_port()
+    there_url = f"sqlite:///{tmp_path / 'there.db'}"
+    there_db = Database(there_url)
+    upgrade(there_db)
+    remote = make_tenant(there_db, "elsewhere", ["+33757000002"])
+    here = start_platform(
+        database_url, tmp_path / "here", sip_port=here_port, trunk_port=there_port
+    )
+    there = start_platform(there_url, tmp_path / "there", sip_port=there_port, trunk_port=here_port)
+    try:
+        set_forwarding(here, tenant, type=1, param="+33757000002")
+        response = httpx2.post(
+            there.api + "/v1/vn/callforward",
+            json={"apiKey": remote.key, "number": "+33757000002", "type": 1, "param": A},
+        )
+        assert response.json()["code"] == 1
+        call(here, A, 482)
+        statuses = {r.status for r in calls.list_calls(database, A)}
+        assert statuses == {482}
+    finally:
+        here.stop()
+        there.stop()
+        there_db.dispose()

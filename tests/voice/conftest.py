@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,11 +107,11 @@ class Platform:
                 peer.process.kill()
                 peer.process.wait()
         if self.kamailio.poll() is None:
-            self.kamailio.terminate()
+            os.killpg(self.kamailio.pid, signal.SIGTERM)
             try:
                 self.kamailio.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.kamailio.kill()
+                os.killpg(self.kamailio.pid, signal.SIGKILL)
                 self.kamailio.wait()
         self.server.stop()
 
@@ -146,6 +147,7 @@ def start_platform(
     with (workdir / "kamailio.log").open("wb") as log:
         kamailio = subprocess.Popen(
             ["kamailio", "-DD", "-E", "-m", "256", "-f", str(config)],
+            start_new_session=True,  # its own process group: stopped with its children
             stdout=log,
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},

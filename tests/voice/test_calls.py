@@ -10,8 +10,8 @@ import httpx2
 import pytest
 
 from renvoi.store import calls, numbers
-from renvoi.store.migrate import upgrade
 from renvoi.store.database import Database
+from renvoi.store.migrate import upgrade
 from tests.conftest import Tenant, make_tenant
 from tests.voice.conftest import Platform, free_udp_port, start_platform
 from tests.voice.sipp import callee_scenario, caller_scenario

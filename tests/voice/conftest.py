@@ -122,6 +122,7 @@ def start_platform(
     *,
     trunk_port: int | None = None,
     sip_port: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Platform:
     """Start renvoi and Kamailio for one installation; SIPp peers come per test."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,7 @@ def start_platform(
         "RENVOI_ROUTE_URL": f"http://127.0.0.1:{api_port}",
         "RENVOI_KAMAILIO_RUNDIR": str(workdir / "kamailio"),
         "RENVOI_KAMAILIO_CHILDREN": "2",
+        **(extra_env or {}),
     }
     server = start_server(database_url, workdir, port=api_port, extra_env=env)
     config = workdir / "kamailio.cfg"

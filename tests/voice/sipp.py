@@ -22,13 +22,21 @@ a=rtpmap:8 PCMA/8000"""
 
 
 def caller_scenario(
-    *, number: str, expect: int, headers: list[str] | None = None, hold_ms: int = 200
+    *,
+    number: str,
+    expect: int,
+    headers: list[str] | None = None,
+    hold_ms: int = 200,
+    rtd: bool = False,
 ) -> str:
-    """A caller that INVITEs ``number`` and expects the final status ``expect``."""
+    """A caller that INVITEs ``number`` and expects the final status ``expect``.
+
+    With ``rtd``, the 180 is required and SIPp times INVITE→180 (for the benchmark).
+    """
     extra = "".join(f"      {h}\n" for h in headers or [])
     has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
     max_forwards = "" if has_max_forwards else "      Max-Forwards: 70\n"
-    invite = f"""  <send retrans="500">
+    invite = f"""  <send retrans="500"{' start_rtd="1"' if rtd else ''}>
     <![CDATA[
       INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -44,7 +52,7 @@ def caller_scenario(
     ]]>
   </send>
   <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
+  <recv response="180" {'rtd="1"' if rtd else 'optional="true"'}/>
   <recv response="183" optional="true"/>
 """
     if 200 <= expect < 300:

@@ -64,7 +64,14 @@ class RouteCache:
             return
         if self._db.is_sqlite:
             path = make_url(self._db.url).database or ""
-            self._sqlite = sqlite3.connect(path, check_same_thread=False, timeout=5)
+            try:
+                self._sqlite = sqlite3.connect(path, check_same_thread=False, timeout=5)
+                self._sqlite.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as exc:
+                # No way to see changes: serve from the database, uncached (still correct).
+                self._live = False
+                self._sqlite = None
+                log.warning("route_cache_off", error=type(exc).__name__)
         else:
             self._listener = threading.Thread(
                 target=self._listen, name="renvoi-route-listener", daemon=True

@@ -36,7 +36,7 @@ def caller_scenario(
     extra = "".join(f"      {h}\n" for h in headers or [])
     has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
     max_forwards = "" if has_max_forwards else "      Max-Forwards: 70\n"
-    invite = f"""  <send retrans="500"{' start_rtd="1"' if rtd else ''}>
+    invite = f"""  <send retrans="500"{' start_rtd="1"' if rtd else ""}>
     <![CDATA[
       INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]

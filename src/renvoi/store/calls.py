@@ -12,9 +12,9 @@ from sqlalchemy import insert, select, update
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
-from renvoi.errors import NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Call, Number
+from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import CallRecord
 
 
@@ -101,11 +101,7 @@ def list_calls(
         NotFoundError: no such number (or, with ``account_id``, not that account's).
     """
     with db.read() as conn:
-        owner = conn.execute(
-            select(Number.id, Number.account_id).where(Number.e164 == e164)
-        ).one_or_none()
-        if owner is None or (account_id is not None and owner.account_id != account_id):
-            raise NotFoundError(f"no number {e164}")
+        number_id = owned_number_id(conn, e164, account_id=account_id)
         rows = conn.execute(
             select(
                 Call.call_id,
@@ -117,7 +113,7 @@ def list_calls(
                 Call.answered_at,
                 Call.ended_at,
             )
-            .where(Call.number_id == owner.id)
+            .where(Call.number_id == number_id)
             .order_by(Call.id.desc())
             .limit(limit)
         )

@@ -122,6 +122,21 @@ def announce(db: Database, conn: Connection, e164: str) -> None:
         )
 
 
+def owned_number_id(conn: Connection, e164: str, *, account_id: str | None) -> int:
+    """The id of a number, checking that it is ``account_id``'s when one is given.
+
+    Raises:
+        NotFoundError: no such number, or another account's (the same answer: tenancy).
+    """
+    owner = conn.execute(
+        select(Number.id, Number.account_id).where(Number.e164 == e164)
+    ).one_or_none()
+    if owner is None or (account_id is not None and owner.account_id != account_id):
+        raise NotFoundError(f"no number {e164}")
+    number_id: int = owner.id
+    return number_id
+
+
 def _get(conn: Connection, e164: str) -> NumberRecord:
     row = conn.execute(select(*_RECORD_COLUMNS).where(Number.e164 == e164)).one_or_none()
     if row is None:
@@ -224,11 +239,7 @@ def history(
     """
     e164 = parse_operator_number(raw, region=region)
     with db.read() as conn:
-        owner = conn.execute(
-            select(Number.id, Number.account_id).where(Number.e164 == e164)
-        ).one_or_none()
-        if owner is None or (account_id is not None and owner.account_id != account_id):
-            raise NotFoundError(f"no number {e164}")
+        number_id = owned_number_id(conn, e164, account_id=account_id)
         rows = conn.execute(
             select(
                 Change.new_mode,
@@ -238,7 +249,7 @@ def history(
                 Change.changed_at,
                 Change.key_id,
             )
-            .where(Change.number_id == owner.id)
+            .where(Change.number_id == number_id)
             .order_by(Change.id.desc())
             .limit(limit)
         )

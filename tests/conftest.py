@@ -179,6 +179,8 @@ def start_server(
         # The tests drive many requests from one address and key.
         "RENVOI_RATE_KEY_PER_SECOND": "100000",
         "RENVOI_RATE_KEY_BURST": "100000",
+        # Several servers share one PostgreSQL (max_connections 100) during a test run.
+        "RENVOI_DATABASE_POOL_SIZE": "4",
         **(extra_env or {}),
     }
     log = workdir / f"server-{port}.log"

@@ -88,7 +88,7 @@ def test_mixed_races_leave_a_serial_history(
     bodies = [{"apiKey": tenant.key, "number": A, **options[i % 4]} for i in range(40)]
     for _ in range(3):
         results = race(server, bodies)
-        assert all(status in (200, 409) for status, _ in results)
+        assert all(status in (200, 409) for status, _ in results), results
     changes = list(reversed(numbers.history(database, A, region="FR")))
     assert changes, "some requests succeeded"
     previous = (0, None)

@@ -78,6 +78,11 @@ class RouteCache:
             )
             self._listener.start()
 
+    @property
+    def live(self) -> bool:
+        """Whether the cache serves (PostgreSQL: its listener is connected)."""
+        return self.enabled and self._live
+
     def close(self) -> None:
         self._stop.set()
         if self._listener is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
 from renvoi.api.envelope import wanted_format
@@ -103,6 +104,14 @@ async def customer(
 CustomerDep = Annotated[Principal, Depends(customer)]
 
 
+def bearer_matches(authorization: str | None, token: SecretStr) -> bool:
+    """Whether an ``Authorization`` header presents ``token`` as a bearer token,
+    compared in constant time."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected)
+
+
 def admin(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -114,9 +123,7 @@ def admin(
     token = services.settings.admin_token
     if token is None:
         raise HTTPException(404)
-    scheme, _, presented = (authorization or "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), expected):
+    if not bearer_matches(authorization, token):
         raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
 
 

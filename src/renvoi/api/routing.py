@@ -7,7 +7,6 @@ the route cache (``store/routecache.py``) and the decision from ``domain.routing
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from renvoi.api.deps import ServicesDep, client_address
+from renvoi.api.deps import ServicesDep, bearer_matches, client_address
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import NOT_FOUND, Route, RouteState, count_diversions, decide_route
@@ -34,10 +33,7 @@ def internal_caller(
     """Kamailio, on loopback or with the route token."""
     token = services.settings.route_token
     if token is not None:
-        scheme, _, presented = (authorization or "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            presented.encode(), token.get_secret_value().encode()
-        ):
+        if bearer_matches(authorization, token):
             return
     else:
         try:

@@ -6,24 +6,27 @@ their order are ``domain.callforward``'s, the transaction is ``store.numbers``'.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
-from renvoi.api.deps import CustomerDep, ServicesDep, authenticate, check_address
+from renvoi.api.deps import CustomerDep, Services, ServicesDep, authenticate, check_address
 from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
 from renvoi.domain.callforward import parse_command
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import normalize_number
-from renvoi.errors import ContractError, OperatorError
+from renvoi.errors import ContractError, NotFoundError
 from renvoi.store import calls, numbers
 from renvoi.store.records import as_json
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
+
+T = TypeVar("T")
 
 _ENVELOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -140,6 +143,27 @@ def _require(number: str | None) -> str:
     return number
 
 
+def _customer_number(services: Services, number: str | None) -> str:
+    """The number a read extension names, in E.164.
+
+    Raises:
+        ContractError: 5 when it is absent, 13 when it does not parse.
+    """
+    e164 = normalize_number(_require(number), region=services.settings.default_region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    return e164
+
+
+async def _read_owned(read: Callable[[], T]) -> T:
+    """Run a store read of the caller's number in the threadpool: a number that is
+    nowhere, or another account's, is 13 (the same answer for both)."""
+    try:
+        return await run_in_threadpool(read)
+    except NotFoundError as exc:
+        raise ContractError(Code.NUMBER_NOT_FOUND) from exc
+
+
 @router.get(
     "/callforward",
     summary="Read a number's forwarding (renvoi extension)",
@@ -181,17 +205,10 @@ async def get_calls(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """List the calls routed to a number: caller, action, destination, status, duration."""
-    e164 = normalize_number(_require(number), region=services.settings.default_region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
-    try:
-        records = await run_in_threadpool(
-            lambda: calls.list_calls(
-                services.db, e164, account_id=principal.account_id, limit=limit
-            )
-        )
-    except OperatorError as exc:  # nowhere, or another account's: 13
-        raise ContractError(Code.NUMBER_NOT_FOUND) from exc
+    e164 = _customer_number(services, number)
+    records = await _read_owned(
+        lambda: calls.list_calls(services.db, e164, account_id=principal.account_id, limit=limit)
+    )
     body = envelope(
         Code.OK,
         success=True,
@@ -227,23 +244,20 @@ async def get_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """List the changes made to a number's forwarding, newest first."""
-    try:
-        changes = await run_in_threadpool(
-            numbers.history,
+    e164 = _customer_number(services, number)
+    changes = await _read_owned(
+        lambda: numbers.history(
             services.db,
-            _require(number),
+            e164,
             region=services.settings.default_region,
             account_id=principal.account_id,
             limit=limit,
         )
-    except OperatorError as exc:  # unparseable, nowhere, or another account's: all 13
-        raise ContractError(Code.NUMBER_NOT_FOUND) from exc
+    )
     body = envelope(
         Code.OK,
         success=True,
-        number=numbers.parse_operator_number(
-            _require(number), region=services.settings.default_region
-        ),
+        number=e164,
         changes=[
             {
                 "type": change.type,

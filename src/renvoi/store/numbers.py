@@ -172,14 +172,7 @@ def set_suspended(
         InvalidValueError, NotFoundError
     """
     e164 = parse_operator_number(raw, region=region)
-    with db.write() as conn:
-        conn.execute(
-            update(Number)
-            .where(Number.e164 == e164)
-            .values(suspended=suspended, updated_at=now or datetime.now(UTC))
-        )
-        announce(db, conn, e164)
-        return _get(conn, e164)
+    return _update(db, e164, now=now, suspended=suspended)
 
 
 def set_sip_destination(
@@ -194,11 +187,20 @@ def set_sip_destination(
     e164 = parse_operator_number(raw, region=region)
     if uri is not None and not is_sip_uri(uri):
         raise InvalidValueError(f"not a SIP URI: {uri!r}")
+    return _update(db, e164, now=now, sip_destination=uri)
+
+
+def _update(db: Database, e164: str, *, now: datetime | None, **values: object) -> NumberRecord:
+    """An operator's change to a number: write it, tell the route caches, return the record.
+
+    Raises:
+        NotFoundError: no such number.
+    """
     with db.write() as conn:
         conn.execute(
             update(Number)
             .where(Number.e164 == e164)
-            .values(sip_destination=uri, updated_at=now or datetime.now(UTC))
+            .values(**values, updated_at=now or datetime.now(UTC))
         )
         announce(db, conn, e164)
         return _get(conn, e164)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -19,7 +20,7 @@ A = "+33757000001"
 
 @pytest.fixture
 def cache(database: Database) -> Iterator[RouteCache]:
-    started = RouteCache(database)
+    started = RouteCache(database, load=partial(calls.route_state, database))
     started.start()
     yield started
     started.close()
@@ -71,7 +72,7 @@ def test_a_load_older_than_an_invalidation_is_not_kept(
 
 
 def test_disabled_cache_keeps_nothing(database: Database, tenant: Tenant) -> None:
-    off = RouteCache(database, enabled=False)
+    off = RouteCache(database, load=partial(calls.route_state, database), enabled=False)
     off.start()
     off.put(A, calls.route_state(database, A), off.generation)
     assert off.get(A) is MISSING

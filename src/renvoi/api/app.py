@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
+from renvoi.store import calls
 from renvoi.store.database import Database
 from renvoi.store.routecache import RouteCache
 
@@ -66,7 +68,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         limiter=Limiter(settings),
         usage=KeyUsage(),
         refused=settings.refused_types,
-        routes=RouteCache(database, enabled=settings.route_cache),
+        routes=RouteCache(
+            database, load=partial(calls.route_state, database), enabled=settings.route_cache
+        ),
         sip_targets=SipTargets(
             trunk=settings.sip_trunk,
             voicemail=settings.voicemail_listen,

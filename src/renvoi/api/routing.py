@@ -18,9 +18,8 @@ from starlette.responses import Response
 from renvoi.api.deps import ServicesDep, bearer_matches, client_address
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
-from renvoi.domain.routing import NOT_FOUND, Route, RouteState, count_diversions, decide_route
+from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
 from renvoi.store import calls
-from renvoi.store.routecache import MISSING
 
 log = structlog.get_logger("renvoi.routing")
 
@@ -49,18 +48,6 @@ router = APIRouter(
 )
 
 
-async def _state(services: ServicesDep, e164: str) -> RouteState | None:
-    cache = services.routes
-    cached = cache.get(e164)
-    if cached is not MISSING:
-        assert cached is None or isinstance(cached, RouteState)
-        return cached
-    generation = cache.generation
-    state = await run_in_threadpool(calls.route_state, services.db, e164)
-    cache.put(e164, state, generation)
-    return state
-
-
 def _route_body(route: Route, call: int | None) -> dict[str, object]:
     return {
         "action": route.action,
@@ -82,7 +69,7 @@ async def route(
 ) -> Response:
     """The route of a new call: forward, voicemail, normal, or reject with a status."""
     e164 = normalize_number(number, region=services.settings.default_region)
-    state = await _state(services, e164) if e164 else None
+    state = await services.routes.lookup(e164) if e164 else None
     decision = decide_route(
         state, diversions=count_diversions(diversion), targets=services.sip_targets
     )

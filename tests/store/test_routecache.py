@@ -19,7 +19,9 @@ A = "+33757000001"
 
 
 @pytest.fixture
-def cache(database: Database) -> Iterator[RouteCache]:
+def cache(database: Database, tenant: Tenant) -> Iterator[RouteCache]:
+    """A started cache, started after the tenant's numbers exist: on PostgreSQL their
+    notifications would otherwise arrive during a test and (rightly) empty the cache."""
     started = RouteCache(database, load=partial(calls.route_state, database))
     started.start()
     yield started

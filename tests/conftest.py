@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,13 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
-    name = f"renvoi_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server, dropped afterwards; yields its URL.
+
+    Skips the test when no server answers, unless RENVOI_TEST_REQUIRE_POSTGRES=1.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -58,14 +62,22 @@ def postgres_url() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             raise
         pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    upgrade(db)
-    db.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, migrated, dropped at the end."""
+    with scratch_postgres("renvoi_test") as url:
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +9,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from renvoi.store.database import Database
 from renvoi.store.migrate import alembic_config, upgrade
 from renvoi.store.models import Base
-from tests.conftest import PG_ADMIN_URL, REQUIRE_POSTGRES
+from tests.conftest import scratch_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,22 +25,10 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D
         yield db
         db.dispose()
         return
-    name = f"renvoi_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        if REQUIRE_POSTGRES:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    db = Database(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres("renvoi_mig") as url:
+        db = Database(url)
+        yield db
+        db.dispose()
 
 
 def test_upgrade_builds_the_models_schema(empty_database: Database) -> None:

@@ -56,36 +56,13 @@ def caller_scenario(
   <recv response="183" optional="true"/>
 """
     if 200 <= expect < 300:
-        tail = f"""  <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <pause milliseconds="{hold_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
-"""
+        tail = (
+            '  <recv response="200" rrs="true"/>\n'
+            + _in_dialog("ACK", 1)
+            + f'  <pause milliseconds="{hold_ms}"/>\n'
+            + _in_dialog("BYE", 2, retrans=True)
+            + '  <recv response="200" crlf="true"/>\n'
+        )
     else:
         tail = f"""  <recv response="{expect}"/>
   <send>
@@ -104,6 +81,44 @@ def caller_scenario(
     return _scenario("caller", invite + tail)
 
 
+def _in_dialog(method: str, cseq: int, *, retrans: bool = False) -> str:
+    """The caller's request inside the dialog (ACK of a 2xx, BYE), on the route set."""
+    return f"""  <send{' retrans="500"' if retrans else ""}>
+    <![CDATA[
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def _answer(status: str, *, sdp: bool = False) -> str:
+    """The callee's provisional or final answer to the INVITE, echoing its Record-Route
+    (SIPp's built-in uas does not, and the ACK then never comes back through the proxy)."""
+    body = "Content-Type: application/sdp\n      Content-Length: [len]\n\n" + SDP
+    return f"""  <send{' retrans="500"' if sdp else ""}>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      {body if sdp else "Content-Length: 0"}
+    ]]>
+  </send>
+"""
+
+
 def callee_scenario(*, checks: list[str]) -> str:
     """A callee that answers one call, after checking the INVITE against ``checks``
     (regular expressions over the whole message; each must match)."""
@@ -116,36 +131,7 @@ def callee_scenario(*, checks: list[str]) -> str:
     <action>
 {eregs}    </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{SDP}
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
+{_answer("180 Ringing")}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
   <send>
     <![CDATA[

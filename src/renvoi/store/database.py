@@ -4,7 +4,11 @@ Two kinds of transaction:
 
 - ``write()``: on SQLite ``BEGIN IMMEDIATE``, so writers queue on the database lock up
   front instead of failing to upgrade a read lock half way; on PostgreSQL an ordinary
-  transaction in which the caller locks rows (``SELECT ... FOR UPDATE``).
+  transaction in which the caller locks rows (``SELECT ... FOR UPDATE``). On SQLite the
+  writers of one process first queue on a thread lock: SQLite's own busy handler makes
+  a waiting writer sleep and poll (up to 100 ms a nap), which under load turns a queue
+  of short transactions into a convoy of sleepers. Between processes the busy handler
+  remains.
 - ``read()``: a plain transaction, for answers that change nothing.
 
 Every driver error leaves here as a ``StoreError`` (``StoreUnavailableError`` when the
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +79,8 @@ class Database:
             kwargs["pool_pre_ping"] = True
         kwargs["pool_timeout"] = timeout
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._timeout = timeout
+        self._writer = threading.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             self._setup_sqlite(synchronous=sqlite_synchronous, timeout=timeout)
 
@@ -97,12 +104,25 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write; committed when the block ends without error."""
-        with self._mapped():
+        with self._mapped(), self._queued():
             with self.engine.connect() as connection:
                 if self.is_sqlite:
                     connection = connection.execution_options(sqlite_begin="IMMEDIATE")
                 with connection.begin():
                     yield connection
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        """This process's turn to write (SQLite only; PostgreSQL locks rows instead)."""
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=self._timeout):
+            raise StoreUnavailableError("database is locked")
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 
 import pytest
 
 from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.domain.routing import RouteState, SipTargets, decide_route
 from renvoi.store import calls, numbers
 from renvoi.store.database import Database
 from renvoi.store.records import Principal
@@ -16,6 +18,7 @@ from renvoi.store.routecache import MISSING, RouteCache
 from tests.conftest import Tenant
 
 A = "+33757000001"
+TARGETS = SipTargets(trunk="127.0.0.1:5080", voicemail="127.0.0.1:5070", proxy="127.0.0.1:5060")
 
 
 @pytest.fixture
@@ -79,3 +82,24 @@ def test_disabled_cache_keeps_nothing(database: Database, tenant: Tenant) -> Non
     off.put(A, calls.route_state(database, A), off.generation)
     assert off.get(A) is MISSING
     off.close()
+
+
+def test_call_records_do_not_empty_the_cache(
+    cache: RouteCache, database: Database, database_url: str, tenant: Tenant
+) -> None:
+    """Every call writes a record; if that emptied the cache, it would never hold."""
+    assert wait_until_forgotten(cache)
+    fill(cache, database)
+    state = cache.get(A)
+    assert isinstance(state, RouteState)
+    other = Database(database_url)  # as another process would
+    try:
+        route = decide_route(state, diversions=0, targets=TARGETS)
+        for n in range(3):
+            with other.write() as conn:
+                calls.insert_calls(
+                    conn, [calls.NewCall(A, f"c{n}", None, route, datetime.now(UTC))]
+                )
+    finally:
+        other.dispose()
+    assert cache.get(A) is state

@@ -31,7 +31,8 @@ def caller_scenario(
 ) -> str:
     """A caller that INVITEs ``number`` and expects the final status ``expect``.
 
-    With ``rtd``, the 180 is required and SIPp times INVITE→180 (for the benchmark).
+    With ``rtd``, SIPp times INVITE→180 (for the benchmark; a call whose 200 overtook
+    its 180 — UDP, parallel proxy workers — completes untimed).
     """
     extra = "".join(f"      {h}\n" for h in headers or [])
     has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
@@ -52,7 +53,7 @@ def caller_scenario(
     ]]>
   </send>
   <recv response="100" optional="true"/>
-  <recv response="180" {'rtd="1"' if rtd else 'optional="true"'}/>
+  <recv response="180" optional="true"{' rtd="1"' if rtd else ""}/>
   <recv response="183" optional="true"/>
 """
     if 200 <= expect < 300:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from renvoi.store import calls, numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
+from renvoi.store.records import CallRecord
 from tests.conftest import Tenant, make_tenant
 from tests.voice.conftest import Platform, free_udp_port, start_platform
 from tests.voice.sipp import callee_scenario, caller_scenario
@@ -38,6 +40,18 @@ def call(platform: Platform, number: str, expect: int, headers: list[str] | None
     assert caller.wait() == 0, caller.errors() + platform.kamailio_log()
 
 
+def finished_calls(database: Database, number: str, count: int) -> list[CallRecord]:
+    """The number's call records once ``count`` have their final status and, if answered,
+    their end: the records are written behind the calls (``store/calllog.py``)."""
+    deadline = time.monotonic() + 10
+    while True:
+        records = calls.list_calls(database, number)
+        done = [r for r in records if r.status and (r.status >= 300 or r.ended_at)]
+        if len(done) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.02)
+
+
 def answered_at(platform: Platform, port: int, checks: list[str], calls: int = 1) -> Any:
     return platform.sipp("callee", callee_scenario(checks=checks), port=port, calls=calls)
 
@@ -60,7 +74,7 @@ def test_forwarded_call_reaches_the_trunk_with_diversion(
     for number in (A, A.lstrip("+")):  # with or without '+' (voice.md)
         call(platform, number, 200)
     assert carrier.wait() == 0, carrier.errors()
-    records = calls.list_calls(database, A)
+    records = finished_calls(database, A, 2)
     assert [r.action for r in records] == ["forward", "forward"]
     assert all(r.status == 200 and r.duration is not None for r in records)
 
@@ -135,8 +149,11 @@ def test_change_applies_to_the_next_call(platform: Platform, tenant: Tenant) -> 
     assert endpoint.wait() == 0
 
 
-def test_customers_read_their_call_records(platform: Platform, tenant: Tenant) -> None:
+def test_customers_read_their_call_records(
+    platform: Platform, tenant: Tenant, database: Database
+) -> None:
     call(platform, A, 480)
+    finished_calls(database, A, 1)
     body = httpx2.get(
         platform.api + "/v1/vn/calls", params={"apiKey": tenant.key, "number": A}
     ).json()
@@ -168,7 +185,7 @@ def test_loop_between_two_platforms_is_refused(
         )
         assert response.json()["code"] == 1
         call(here, A, 482)
-        statuses = {r.status for r in calls.list_calls(database, A)}
+        statuses = {r.status for r in finished_calls(database, A, 1)}
         assert statuses == {482}
     finally:
         here.stop()

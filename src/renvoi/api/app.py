@@ -24,6 +24,7 @@ from renvoi.config import Settings
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
 from renvoi.store import calls
+from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
 from renvoi.store.routecache import RouteCache
 
@@ -76,16 +77,20 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             voicemail=settings.voicemail_listen,
             proxy=settings.sip_proxy,
         ),
+        call_log=CallLog(database),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_usage(services))
+        call_writer = asyncio.create_task(services.call_log.run())
         services.routes.start()
         try:
             yield
         finally:
             flusher.cancel()
+            call_writer.cancel()
+            await services.call_log.close()
             services.routes.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)

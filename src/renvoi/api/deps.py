@@ -23,6 +23,7 @@ from renvoi.domain.codes import Code
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import ContractError
 from renvoi.store import accounts
+from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
 from renvoi.store.records import Principal
 from renvoi.store.routecache import RouteCache
@@ -39,9 +40,12 @@ class Services:
     refused: frozenset[int]  # settings.refused_types, computed once
     routes: RouteCache
     sip_targets: SipTargets
+    call_log: CallLog
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
+# in the thread pool, a hand-off that costs more than the check itself.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -112,7 +116,7 @@ def bearer_matches(authorization: str | None, token: SecretStr) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected)
 
 
-def admin(
+async def admin(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:

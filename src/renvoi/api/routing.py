@@ -7,24 +7,23 @@ the route cache (``store/routecache.py``) and the decision from ``domain.routing
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from renvoi.api.deps import ServicesDep, bearer_matches, client_address
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
-from renvoi.store import calls
 
 log = structlog.get_logger("renvoi.routing")
 
 
-def internal_caller(
+async def internal_caller(
     request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -48,14 +47,18 @@ router = APIRouter(
 )
 
 
-def _route_body(route: Route, call: int | None) -> dict[str, object]:
+# Parsing a number with phonenumbers costs more than the rest of a cached look-up, and
+# the same few numbers are called again and again: remember the parse (a pure function).
+_e164 = functools.lru_cache(maxsize=65_536)(normalize_number)
+
+
+def _route_body(route: Route) -> dict[str, object]:
     return {
         "action": route.action,
         "status": route.status,
         "reason": route.reason,
         "uri": route.uri or "",
         "diversion": route.diversion or "",
-        "call": call or 0,
     }
 
 
@@ -67,36 +70,34 @@ async def route(
     call_id: Annotated[str | None, Query(description="The INVITE's Call-ID.")] = None,
     caller: Annotated[str | None, Query(description="The caller (From user).")] = None,
 ) -> Response:
-    """The route of a new call: forward, voicemail, normal, or reject with a status."""
-    e164 = normalize_number(number, region=services.settings.default_region)
+    """The route of a new call: forward, voicemail, normal, or reject with a status.
+
+    With ``call_id``, the call is recorded (behind the answer: ``store/calllog.py``)."""
+    e164 = _e164(number, region=services.settings.default_region)
     state = await services.routes.lookup(e164) if e164 else None
     decision = decide_route(
         state, diversions=count_diversions(diversion), targets=services.sip_targets
     )
-    record = None
     if call_id and e164 and decision is not NOT_FOUND:
-        record = await run_in_threadpool(
-            lambda: calls.record_call(
-                services.db, e164=e164, call_id=call_id, caller=caller, route=decision
-            )
-        )
+        services.call_log.routed(e164=e164, call_id=call_id, caller=caller, route=decision)
     log.info("route", number=e164 or number, action=decision.action, status=decision.status)
-    return render(_route_body(decision, record))
+    return render(_route_body(decision))
 
 
-@router.post("/calls/{record_id}/outcome", summary="A routed call's final status (Kamailio)")
+CallId = Annotated[str, Query(min_length=1, max_length=255, description="The call's Call-ID.")]
+
+
+@router.post("/calls/outcome", summary="A routed call's final status (Kamailio)")
 async def call_outcome(
-    record_id: int, services: ServicesDep, status: Annotated[int, Query(ge=100, le=699)]
+    services: ServicesDep, call_id: CallId, status: Annotated[int, Query(ge=100, le=699)]
 ) -> Response:
     """Record the final SIP status of a routed call."""
-    await run_in_threadpool(lambda: calls.record_outcome(services.db, record_id, status=status))
+    services.call_log.outcome(call_id, status)
     return render({"ok": True})
 
 
 @router.post("/calls/end", summary="A call hung up (Kamailio saw the BYE)")
-async def call_end(
-    services: ServicesDep, call_id: Annotated[str, Query(min_length=1, max_length=255)]
-) -> Response:
+async def call_end(services: ServicesDep, call_id: CallId) -> Response:
     """Record the end of the answered call with this Call-ID."""
-    await run_in_threadpool(lambda: calls.record_end(services.db, call_id))
+    services.call_log.ended(call_id)
     return render({"ok": True})

@@ -1,19 +1,22 @@
 """Routing reads and call records: what the route endpoint and Kamailio's reports need.
 
-``route_state`` is the one query on a call's path (behind the route cache); the call
-records are written when a call is routed, answered or refused, and ended.
+``route_state`` is the one query on a call's path (behind the route cache). The call
+records are written when a call is routed, answered or refused, and ended: by
+``calllog.CallLog``, in batches, with these functions.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, SmallInteger, String, bindparam, insert, select, update
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
 from renvoi.store.database import Database
-from renvoi.store.models import Call, Number
+from renvoi.store.models import Call, Number, UTCDateTime
 from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import CallRecord
 
@@ -37,59 +40,83 @@ def route_state(db: Database, e164: str) -> RouteState | None:
     )
 
 
-def record_call(
-    db: Database,
-    *,
-    e164: str,
-    call_id: str,
-    caller: str | None,
-    route: Route,
-    now: datetime | None = None,
-) -> int | None:
-    """Record a routed call; returns its id (None for a number not on the platform)."""
-    with db.write() as conn:
-        number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
-        if number_id is None:
-            return None
-        return conn.scalar(
-            insert(Call)
-            .values(
-                number_id=number_id,
-                call_id=call_id[:255],
-                caller=caller[:255] if caller else None,
-                action=route.action,
-                destination=route.uri,
-                status=route.status or None,
-                started_at=now or datetime.now(UTC),
-            )
-            .returning(Call.id)
-        )
+# Built once: these run for every call, and a prebuilt statement skips SQLAlchemy's
+# per-execution construction (executemany for the inserts of a batch).
+_INSERT_CALLS = insert(Call).from_select(
+    ["number_id", "call_id", "caller", "action", "destination", "status", "started_at"],
+    select(
+        Number.id,
+        bindparam("call_id", type_=String),
+        bindparam("caller", type_=String),
+        bindparam("action", type_=String),
+        bindparam("destination", type_=String),
+        bindparam("status", type_=SmallInteger),
+        bindparam("started_at", type_=UTCDateTime),
+    ).where(Number.e164 == bindparam("e164")),
+)
+_AWAITING_OUTCOME = (Call.call_id == bindparam("b_call_id"), Call.status.is_(None))
+_ANSWERED = (
+    update(Call)
+    .where(*_AWAITING_OUTCOME)
+    .values(status=bindparam("b_status"), answered_at=bindparam("b_at"))
+)
+_FAILED = (
+    update(Call)
+    .where(*_AWAITING_OUTCOME)
+    .values(status=bindparam("b_status"), ended_at=bindparam("b_at"))
+)
+_ENDED = (
+    update(Call)
+    .where(
+        Call.call_id == bindparam("b_call_id"),
+        Call.answered_at.is_not(None),
+        Call.ended_at.is_(None),
+    )
+    .values(ended_at=bindparam("b_at"))
+)
 
 
-def record_outcome(
-    db: Database, record_id: int, *, status: int, now: datetime | None = None
-) -> None:
-    """The final SIP status of a routed call (2xx: answered now)."""
-    when = now or datetime.now(UTC)
-    values: dict[str, object] = {"status": status}
-    if 200 <= status < 300:
-        values["answered_at"] = when
-    else:
-        values["ended_at"] = when
-    with db.write() as conn:
-        conn.execute(
-            update(Call).where(Call.id == record_id, Call.status.is_(None)).values(**values)
-        )
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """A routed call to record."""
+
+    e164: str
+    call_id: str
+    caller: str | None
+    route: Route
+    at: datetime
 
 
-def record_end(db: Database, call_id: str, *, now: datetime | None = None) -> None:
-    """The call with this Call-ID hung up (a BYE went through the proxy)."""
-    with db.write() as conn:
-        conn.execute(
-            update(Call)
-            .where(Call.call_id == call_id, Call.answered_at.is_not(None), Call.ended_at.is_(None))
-            .values(ended_at=now or datetime.now(UTC))
-        )
+def insert_calls(conn: Connection, new: Sequence[NewCall]) -> None:
+    """Record routed calls (none for a number that left the platform meanwhile)."""
+    conn.execute(
+        _INSERT_CALLS,
+        [
+            {
+                "e164": call.e164,
+                "call_id": call.call_id[:255],
+                "caller": call.caller[:255] if call.caller else None,
+                "action": call.route.action,
+                "destination": call.route.uri,
+                "status": call.route.status or None,
+                "started_at": call.at,
+            }
+            for call in new
+        ],
+    )
+
+
+def set_outcome(conn: Connection, call_id: str, *, status: int, at: datetime) -> bool:
+    """The final SIP status of a routed call (2xx: answered at ``at``); False when no
+    record awaits one."""
+    statement = _ANSWERED if 200 <= status < 300 else _FAILED
+    result = conn.execute(statement, {"b_call_id": call_id, "b_status": status, "b_at": at})
+    return result.rowcount > 0
+
+
+def set_end(conn: Connection, call_id: str, *, at: datetime) -> bool:
+    """The answered call with this Call-ID hung up; False when no record awaits that."""
+    return conn.execute(_ENDED, {"b_call_id": call_id, "b_at": at}).rowcount > 0
 
 
 def list_calls(

@@ -130,3 +130,17 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RouteEpoch(Base):
+    """One row counting the changes that affect routing (SQLite only).
+
+    SQLite's ``data_version`` moves on every commit, call records included; the route
+    caches re-read this counter when it moves and forget their states only when it did
+    too. On PostgreSQL the row stays at 0: caches there follow ``pg_notify``.
+    """
+
+    __tablename__ = "route_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

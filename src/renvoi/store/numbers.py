@@ -22,7 +22,7 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
-from renvoi.store.models import Account, Change, Number
+from renvoi.store.models import Account, Change, Number, RouteEpoch
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
 from renvoi.store.routecache import CHANNEL
 
@@ -114,9 +114,12 @@ def announce(db: Database, conn: Connection, e164: str) -> None:
     """Tell every process's route cache that a number changed (``routecache.py``).
 
     On PostgreSQL the notification is part of the transaction: delivered at commit, never
-    for a rolled-back change. SQLite needs none: the caches watch ``data_version``.
+    for a rolled-back change. On SQLite the change moves the route epoch, which the
+    caches read when ``data_version`` says something was committed.
     """
-    if not db.is_sqlite:
+    if db.is_sqlite:
+        conn.execute(update(RouteEpoch).values(value=RouteEpoch.value + 1))
+    else:
         conn.execute(
             text("SELECT pg_notify(:channel, :number)"), {"channel": CHANNEL, "number": e164}
         )

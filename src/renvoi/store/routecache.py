@@ -6,7 +6,10 @@ happen, and each backend says when to forget:
 
 - SQLite: ``PRAGMA data_version`` on a connection of the cache's own changes whenever any
   other connection (any process) commits. Checked on every look-up — a pragma answered
-  from the WAL index, microseconds, no table read — and any change clears the cache.
+  from the WAL index, microseconds, no table read. Most commits are call records, which
+  change no route: when it moves, the cache reads the route epoch (one row, which every
+  change to a number increments in its transaction) and clears itself only if that
+  moved too.
 - PostgreSQL: every change to a number runs ``pg_notify('renvoi_routes', number)`` in its
   transaction; a listener thread per process drops that number when the commit is
   delivered, and clears everything whenever it (re)connects, since notifications sent
@@ -66,6 +69,7 @@ class RouteCache:
         self._listener: threading.Thread | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._data_version: int | None = None
+        self._epoch: int | None = None
         # PostgreSQL: the cache serves only while its listener is connected.
         self._live = db.is_sqlite
 
@@ -144,8 +148,16 @@ class RouteCache:
         except sqlite3.Error:
             self.invalidate()
             return
-        if version != self._data_version:
-            self._data_version = version
+        if version == self._data_version:
+            return
+        self._data_version = version
+        try:
+            row = self._sqlite.execute("SELECT value FROM route_epoch WHERE id = 1").fetchone()
+        except sqlite3.Error:
+            row = None
+        epoch = row[0] if row else None
+        if epoch is None or epoch != self._epoch:
+            self._epoch = epoch
             self.invalidate()
 
     def _listen(self) -> None:

@@ -1,0 +1,169 @@
+"""Call records written behind the calls: queued in memory, committed in batches.
+
+Kamailio reports three things per call (routed, final status, hang-up), each while one of
+its workers waits. Writing each report in its own fsync'ed transaction before answering
+made the records, not the routing, the limit on calls per second. The route endpoint and
+the reports now only queue an event and answer; a task per process commits whatever
+queued meanwhile in one transaction.
+
+What this trades: a call record is not an acknowledged change. A process killed with -9
+loses the events of its current batch (a few milliseconds of calls); a stopping process
+writes everything it holds first. The database being unavailable keeps events queued
+(up to ``limit``) and retried.
+
+Order across processes: a report may reach another worker process than the call's routing
+did, and be committed first. An outcome or a hang-up that finds no record to update is
+kept and tried again with the next batches for ``patience`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio.to_thread
+import structlog
+from sqlalchemy import Connection
+
+from renvoi.domain.routing import Route
+from renvoi.errors import StoreError
+from renvoi.store import calls
+from renvoi.store.calls import NewCall
+from renvoi.store.database import Database
+
+log = structlog.get_logger("renvoi.calllog")
+
+# Seconds between tries of reports that found no record yet.
+RETRY_WAITING = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    call_id: str
+    status: int
+    at: datetime
+
+    def apply(self, conn: Connection) -> bool:
+        return calls.set_outcome(conn, self.call_id, status=self.status, at=self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    call_id: str
+    at: datetime
+
+    def apply(self, conn: Connection) -> bool:
+        return calls.set_end(conn, self.call_id, at=self.at)
+
+
+Event = NewCall | Outcome | Ended
+
+
+class CallLog:
+    """One process's queue of call events and the task that commits them.
+
+    Args:
+        db: where the records go.
+        interval: seconds a batch gathers events before it is written.
+        patience: seconds an outcome or hang-up waits for its call's record.
+        limit: events held at most while the database is unavailable (oldest dropped).
+        clock: the current time (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval: float = 0.005,
+        patience: float = 10.0,
+        limit: int = 100_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._interval = interval
+        self._patience = patience
+        self._limit = limit
+        self._clock = clock
+        self._events: list[Event] = []
+        self._waiting: list[Event] = []  # applied to nothing yet: tried again
+        self._queued = asyncio.Event()
+
+    def routed(self, *, e164: str, call_id: str, caller: str | None, route: Route) -> None:
+        self._add(NewCall(e164, call_id, caller, route, self._clock()))
+
+    def outcome(self, call_id: str, status: int) -> None:
+        self._add(Outcome(call_id, status, self._clock()))
+
+    def ended(self, call_id: str) -> None:
+        self._add(Ended(call_id, self._clock()))
+
+    def _add(self, event: Event) -> None:
+        self._events.append(event)
+        if len(self._events) > self._limit:
+            del self._events[0]
+            log.warning("call_log_full", limit=self._limit)
+        self._queued.set()
+
+    @property
+    def pending(self) -> int:
+        """Events not committed yet (including those waiting for their record)."""
+        return len(self._events) + len(self._waiting)
+
+    async def run(self) -> None:
+        """Commit batches until cancelled (then call ``close``)."""
+        delay = self._interval
+        while True:
+            await self._queued.wait()
+            await asyncio.sleep(delay)
+            self._queued.clear()
+            try:
+                await self.flush()
+                delay = self._interval
+            except StoreError as exc:
+                delay = min(delay * 2, 5.0)
+                log.warning("call_log_retry", error=str(exc), pending=self.pending)
+            if self._events:
+                self._queued.set()
+            elif self._waiting:
+                # Only reports whose record another process has yet to commit: no hurry.
+                asyncio.get_running_loop().call_later(RETRY_WAITING, self._queued.set)
+
+    async def flush(self) -> None:
+        """Commit every queued event now (those waiting for a record: tried once more)."""
+        batch, self._events = self._waiting + self._events, []
+        self._waiting = []
+        if not batch:
+            return
+        try:
+            unapplied = await anyio.to_thread.run_sync(self.write, batch)
+        except StoreError:
+            self._events = batch + self._events  # nothing was committed: all again
+            raise
+        now = self._clock()
+        self._waiting = [e for e in unapplied if (now - e.at).total_seconds() < self._patience]
+        if len(unapplied) > len(self._waiting):
+            log.info("call_reports_unmatched", count=len(unapplied) - len(self._waiting))
+
+    def write(self, batch: list[Event]) -> list[Event]:
+        """Apply ``batch`` in one transaction; returns the reports that found no record.
+
+        The new calls go first, in one statement: a report always follows its call's
+        routing, so none of them can need a report of this batch to go before it.
+        """
+        new = [event for event in batch if isinstance(event, NewCall)]
+        with self._db.write() as conn:
+            if new:
+                calls.insert_calls(conn, new)
+            return [
+                event for event in batch if not isinstance(event, NewCall) and not event.apply(conn)
+            ]
+
+    async def close(self) -> None:
+        """Write what is held (at shutdown); a database still down loses it, logged."""
+        with contextlib.suppress(StoreError):
+            await self.flush()
+        if self.pending:
+            log.warning("call_log_lost", pending=self.pending)

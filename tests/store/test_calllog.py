@@ -1,0 +1,121 @@
+"""Call records written behind the calls: batched, in order, patient with other processes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from renvoi.domain.routing import Route
+from renvoi.errors import StoreUnavailableError
+from renvoi.store import calls, numbers
+from renvoi.store.calllog import CallLog
+from renvoi.store.database import Database
+from tests.conftest import Tenant
+
+A = "+33757000001"
+FORWARD = Route("forward", 0, "", uri="sip:+33612345678@127.0.0.1:5080")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_call_routed_answered_and_ended_in_one_batch(database: Database, tenant: Tenant) -> None:
+    clock = Clock()
+    log = CallLog(database, clock=clock)
+    log.routed(e164=A, call_id="c1", caller="+33140000001", route=FORWARD)
+    clock.now += timedelta(seconds=2)
+    log.outcome("c1", 200)
+    clock.now += timedelta(seconds=30)
+    log.ended("c1")
+    asyncio.run(log.flush())
+    [record] = calls.list_calls(database, A)
+    assert (record.call_id, record.action, record.status) == ("c1", "forward", 200)
+    assert record.duration == 30.0
+    assert log.pending == 0
+
+
+def test_a_report_committed_before_its_record_waits_for_it(
+    database: Database, database_url: str, tenant: Tenant
+) -> None:
+    """The outcome reached another worker process, whose batch was written first."""
+    here = CallLog(database)
+    elsewhere_db = Database(database_url)
+    elsewhere = CallLog(elsewhere_db)
+    try:
+        elsewhere.outcome("c2", 486)
+        asyncio.run(elsewhere.flush())
+        assert elsewhere.pending == 1  # kept: its record is not there yet
+        here.routed(e164=A, call_id="c2", caller=None, route=FORWARD)
+        asyncio.run(here.flush())
+        asyncio.run(elsewhere.flush())
+        assert elsewhere.pending == 0
+    finally:
+        elsewhere_db.dispose()
+    [record] = calls.list_calls(database, A)
+    assert record.status == 486 and record.ended_at is not None
+
+
+def test_a_report_without_a_record_is_dropped_after_its_patience(
+    database: Database, tenant: Tenant
+) -> None:
+    clock = Clock()
+    log = CallLog(database, patience=10, clock=clock)
+    log.ended("never-routed")
+    asyncio.run(log.flush())
+    assert log.pending == 1
+    clock.now += timedelta(seconds=11)
+    asyncio.run(log.flush())
+    assert log.pending == 0
+
+
+def test_a_number_removed_before_the_batch_costs_only_its_own_record(
+    database: Database, tenant: Tenant
+) -> None:
+    log = CallLog(database)
+    log.routed(e164=A, call_id="gone", caller=None, route=FORWARD)
+    log.routed(e164="+33757000002", call_id="kept", caller=None, route=FORWARD)
+    numbers.remove_number(database, A, region="FR")
+    asyncio.run(log.flush())
+    assert [r.call_id for r in calls.list_calls(database, "+33757000002")] == ["kept"]
+
+
+def test_events_survive_a_locked_database_and_are_written_after(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    if not database.is_sqlite:
+        pytest.skip("SQLite's write lock; PostgreSQL has row locks only")
+    impatient = Database(database_url, timeout=0.2)
+    log = CallLog(impatient)
+    try:
+        log.routed(e164=A, call_id="c3", caller=None, route=FORWARD)
+        with database.write():  # another process holds the write lock
+            with pytest.raises(StoreUnavailableError):
+                asyncio.run(log.flush())
+        assert log.pending == 1
+        asyncio.run(log.flush())
+    finally:
+        impatient.dispose()
+    assert [r.call_id for r in calls.list_calls(database, A)] == ["c3"]
+
+
+def test_the_writer_task_commits_without_being_asked(database: Database, tenant: Tenant) -> None:
+    async def scenario() -> None:
+        log = CallLog(database)
+        writer = asyncio.create_task(log.run())
+        log.routed(e164=A, call_id="c4", caller=None, route=FORWARD)
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if log.pending == 0:
+                break
+        writer.cancel()
+        await log.close()
+
+    asyncio.run(scenario())
+    assert [r.call_id for r in calls.list_calls(database, A)] == ["c4"]

@@ -83,13 +83,12 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_usage(services))
-        call_writer = asyncio.create_task(services.call_log.run())
+        services.call_log.start()
         services.routes.start()
         try:
             yield
         finally:
             flusher.cancel()
-            call_writer.cancel()
             await services.call_log.close()
             services.routes.close()
             with contextlib.suppress(StoreError):

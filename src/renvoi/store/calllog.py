@@ -89,7 +89,10 @@ class CallLog:
         self._clock = clock
         self._events: list[Event] = []
         self._waiting: list[Event] = []  # applied to nothing yet: tried again
+        self._writing: list[Event] = []  # the batch in its transaction
         self._queued = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
 
     def routed(self, *, e164: str, call_id: str, caller: str | None, route: Route) -> None:
         self._add(NewCall(e164, call_id, caller, route, self._clock()))
@@ -109,15 +112,19 @@ class CallLog:
 
     @property
     def pending(self) -> int:
-        """Events not committed yet (including those waiting for their record)."""
-        return len(self._events) + len(self._waiting)
+        """Events not committed yet: queued, being written, or waiting for their record."""
+        return len(self._events) + len(self._writing) + len(self._waiting)
 
-    async def run(self) -> None:
-        """Commit batches until cancelled (then call ``close``)."""
+    def start(self) -> None:
+        """Start committing batches (on the running event loop), until ``close``."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
         delay = self._interval
-        while True:
+        while not self._closing:
             await self._queued.wait()
-            await asyncio.sleep(delay)
+            if not self._closing:
+                await asyncio.sleep(delay)
             self._queued.clear()
             try:
                 await self.flush()
@@ -133,15 +140,17 @@ class CallLog:
 
     async def flush(self) -> None:
         """Commit every queued event now (those waiting for a record: tried once more)."""
-        batch, self._events = self._waiting + self._events, []
+        self._writing, self._events = self._waiting + self._events, []
         self._waiting = []
-        if not batch:
+        if not self._writing:
             return
         try:
-            unapplied = await anyio.to_thread.run_sync(self.write, batch)
+            unapplied = await anyio.to_thread.run_sync(self.write, self._writing)
         except StoreError:
-            self._events = batch + self._events  # nothing was committed: all again
+            self._events = self._writing + self._events  # nothing was committed: all again
             raise
+        finally:
+            self._writing = []
         now = self._clock()
         self._waiting = [e for e in unapplied if (now - e.at).total_seconds() < self._patience]
         if len(unapplied) > len(self._waiting):
@@ -162,7 +171,13 @@ class CallLog:
             ]
 
     async def close(self) -> None:
-        """Write what is held (at shutdown); a database still down loses it, logged."""
+        """Stop, after writing what is held (at shutdown); a database still down then
+        loses it, logged."""
+        self._closing = True
+        self._queued.set()
+        if self._task is not None:
+            with contextlib.suppress(StoreError):
+                await self._task
         with contextlib.suppress(StoreError):
             await self.flush()
         if self.pending:

@@ -156,6 +156,22 @@ def free_port() -> int:
         return port
 
 
+def free_udp_port() -> int:
+    """A UDP port free, with port + 10000 free too (SIPp's media port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+                media.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+
+
 @dataclass
 class Server:
     """A real ``renvoi serve`` process."""
@@ -193,6 +209,8 @@ def start_server(
         "RENVOI_RATE_KEY_BURST": "100000",
         # Several servers share one PostgreSQL (max_connections 100) during a test run.
         "RENVOI_DATABASE_POOL_SIZE": "4",
+        # Each server's voicemail endpoint on a port of its own.
+        "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{free_udp_port()}",
         **(extra_env or {}),
     }
     log = workdir / f"server-{port}.log"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -43,8 +44,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 kamailio_app = typer.Typer(help="The Kamailio SIP proxy.", no_args_is_help=True)
+voicemail_app = typer.Typer(help="The voicemail endpoint and its emails.", no_args_is_help=True)
 app.add_typer(number_app, name="number")
 app.add_typer(kamailio_app, name="kamailio")
+app.add_typer(voicemail_app, name="voicemail")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -313,9 +316,20 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Create a demo account and print a curl to try.")
     ] = False,
+    voicemail: Annotated[
+        bool,
+        typer.Option(
+            "--voicemail/--no-voicemail",
+            help="Also run the voicemail endpoint (or run it apart: renvoi voicemail serve).",
+        ),
+    ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option("--worker/--no-worker", help="Also run the outbox worker (emails)."),
+    ] = True,
     json_: JsonOption = False,
 ) -> None:
-    """Migrate the database, then serve the API."""
+    """Migrate the database, then serve the API (and by default the voicemail side)."""
     import os
 
     import uvicorn
@@ -344,6 +358,7 @@ def serve(
             sys.stdout.write(curl + "\n\n")
             sys.stdout.flush()
     run.close()  # the workers open their own pools
+    beside = VoicemailThread(settings, endpoint=voicemail, worker=worker)
     uvicorn.run(
         "renvoi.api.app:factory",
         factory=True,
@@ -358,6 +373,75 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    beside.stop()
+
+
+class VoicemailThread:
+    """The voicemail endpoint and outbox worker, on their own event loop beside uvicorn.
+
+    If they cannot start (their port is taken, say), the whole server stops: an
+    operator must not believe voicemail runs when it does not.
+    """
+
+    def __init__(self, settings: Settings, *, endpoint: bool, worker: bool) -> None:
+        import asyncio
+        import threading
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        if not (endpoint or worker):
+            return
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(
+            target=self._main, args=(settings, endpoint, worker), name="renvoi-voicemail"
+        )
+        self._thread.start()
+
+    def _main(self, settings: Settings, endpoint: bool, worker: bool) -> None:
+        import os
+        import signal
+
+        from renvoi.voice import service
+
+        assert self._loop is not None and self._stop is not None
+        try:
+            self._loop.run_until_complete(
+                service.run(settings, endpoint=endpoint, worker=worker, stop=self._stop)
+            )
+        except Exception:
+            structlog.get_logger("renvoi.voicemail").exception("voicemail_failed")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None or self._stop is None:
+            return
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=60)
+
+
+@voicemail_app.command("serve")
+def voicemail_serve(context: typer.Context) -> None:
+    """Run only the voicemail endpoint and the outbox worker (until SIGTERM or Ctrl-C)."""
+    import asyncio
+    import signal
+
+    from renvoi.voice import service
+
+    run = _current(context)
+    upgrade(run.db)
+    run.close()
+
+    async def serve_until_signalled() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await service.run(run.settings, stop=stop)
+
+    asyncio.run(serve_until_signalled())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -97,6 +97,48 @@ class Settings(BaseSettings):
     )
     kamailio_children: int = Field(8, ge=1, description="Kamailio UDP worker processes.")
 
+    # --- voicemail (contract/voice.md) ----------------------------------------------------
+    voicemail_rtp_ports: str = Field(
+        "16384-32767", description="UDP port range (first-last) for voicemail audio."
+    )
+    voicemail_max_seconds: int = Field(
+        180, ge=5, description="Longest message; at this length the endpoint hangs up."
+    )
+    voicemail_min_seconds: float = Field(
+        1.0, ge=0, description="Shorter recordings are dropped (calls hung up at once)."
+    )
+    voicemail_silence_seconds: int = Field(
+        15, ge=2, description="The endpoint hangs up after this long without a voice."
+    )
+    voicemail_ring_seconds: float = Field(
+        0, ge=0, le=60, description="How long the endpoint rings before it answers."
+    )
+    voicemail_retention_days: int = Field(
+        90, ge=1, description="Messages older than this are deleted, audio included."
+    )
+    voicemail_attach_max_bytes: int = Field(
+        10_000_000,
+        ge=0,
+        description="Larger recordings are not attached: the email links to the API.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The API's address as customers reach it."
+    )
+
+    # --- outgoing mail ---------------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "voicemail@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(30.0, gt=0, description="Seconds for one SMTP exchange.")
+    outbox_lease_seconds: int = Field(
+        300,
+        ge=1,
+        description="A worker that dies mid-send: its email is sent again after this.",
+    )
+
     # --- logging ----------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = Field(
@@ -107,6 +149,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_region(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("voicemail_rtp_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        first, _, last = value.partition("-")
+        if not (first.isdigit() and (last or first).isdigit()):
+            raise ValueError("expected first-last, e.g. 16384-32767")
+        if not 1024 <= int(first) <= int(last or first) <= 65535:
+            raise ValueError("ports between 1024 and 65535, first <= last")
+        return value
 
     @field_validator("refused_number_types")
     @classmethod
@@ -131,6 +183,12 @@ class Settings(BaseSettings):
         """``host:port`` of Kamailio, from ``sip_listen`` (its protocol prefix dropped)."""
         proto, _, rest = self.sip_listen.partition(":")
         return rest if proto in ("udp", "tcp", "tls", "sctp") else self.sip_listen
+
+    @property
+    def rtp_ports(self) -> range:
+        """The voicemail media ports."""
+        first, _, last = self.voicemail_rtp_ports.partition("-")
+        return range(int(first), int(last or first) + 1)
 
     @property
     def rundir(self) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, free_port, start_server
+from tests.conftest import Server, free_port, free_udp_port, start_server
 from tests.voice.sipp import Sipp, run_sipp
 
 pytestmark = pytest.mark.slow
@@ -25,22 +25,6 @@ pytestmark = pytest.mark.slow
 MISSING_TOOLS = [tool for tool in ("kamailio", "sipp") if shutil.which(tool) is None]
 if MISSING_TOOLS and os.environ.get("RENVOI_TEST_REQUIRE_VOICE") != "1":
     pytest.skip(f"not installed: {', '.join(MISSING_TOOLS)}", allow_module_level=True)
-
-
-def free_udp_port() -> int:
-    """A UDP port free, with port + 10000 free too (SIPp's media port)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port + 10000 > 65535:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
-                media.bind(("127.0.0.1", port + 10000))
-            return port
-        except OSError:
-            continue
 
 
 def wait_for_sip(port: int, timeout: float = 10) -> None:
@@ -84,7 +68,14 @@ class Platform:
         return self.server.url
 
     def sipp(
-        self, name: str, scenario: str, *, port: int, remote: bool = False, calls: int = 1
+        self,
+        name: str,
+        scenario: str,
+        *,
+        port: int,
+        remote: bool = False,
+        calls: int = 1,
+        extra: list[str] | None = None,
     ) -> Sipp:
         peer = run_sipp(
             self.workdir,
@@ -94,6 +85,7 @@ class Platform:
             control_port=free_port(),
             remote=f"127.0.0.1:{self.sip_port}" if remote else None,
             calls=calls,
+            extra=extra,
         )
         self.sipps.append(peer)
         return peer

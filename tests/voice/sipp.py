@@ -37,25 +37,7 @@ def caller_scenario(
     extra = "".join(f"      {h}\n" for h in headers or [])
     has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
     max_forwards = "" if has_max_forwards else "      Max-Forwards: 70\n"
-    invite = f"""  <send retrans="500"{' start_rtd="1"' if rtd else ""}>
-    <![CDATA[
-      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{number}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:+33140000001@[local_ip]:[local_port]>
-{max_forwards}{extra}      Content-Type: application/sdp
-      Content-Length: [len]
-
-{SDP}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"{' rtd="1"' if rtd else ""}/>
-  <recv response="183" optional="true"/>
-"""
+    invite = _invite(number, extra=max_forwards + extra, rtd=rtd)
     if 200 <= expect < 300:
         tail = (
             '  <recv response="200" rrs="true"/>\n'
@@ -65,8 +47,101 @@ def caller_scenario(
             + '  <recv response="200" crlf="true"/>\n'
         )
     else:
-        tail = f"""  <recv response="{expect}"/>
+        tail = f'  <recv response="{expect}"/>\n' + _ack_of_failure(number)
+    return _scenario("caller", invite + tail)
+
+
+def _invite(number: str, *, extra: str = "      Max-Forwards: 70\n", rtd: bool = False) -> str:
+    """The caller's INVITE (with ``extra`` header lines), and its provisional answers."""
+    return f"""  <send retrans="500"{' start_rtd="1"' if rtd else ""}>
+    <![CDATA[
+      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:+33140000001@[local_ip]:[local_port]>
+{extra}      Content-Type: application/sdp
+      Content-Length: [len]
+
+{SDP}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"{' rtd="1"' if rtd else ""}/>
+  <recv response="183" optional="true"/>
+"""
+
+
+def voicemail_caller_scenario(
+    *, number: str, wait_ms: int, pcap: str | None = None, then: str = "hang-up"
+) -> str:
+    """A caller reaching voicemail: after ``wait_ms`` (the greeting and the beep) it plays
+    ``pcap``, then hangs up after it (``then="hang-up"``), or waits for the endpoint to
+    hang up (``"wait-for-bye"``); ``"lose-ack"`` loses the first ACK (SIPp sends it again
+    when the 200 comes again)."""
+    body = _invite(number) + '  <recv response="200" rrs="true"/>\n'
+    # Losing the ACK: SIPp answers the retransmitted 200 by sending the ACK again.
+    body += _in_dialog("ACK", 1, lost=then == "lose-ack")
+    body += f'  <pause milliseconds="{wait_ms}"/>\n'
+    if pcap:
+        body += f"""  <nop>
+    <action>
+      <exec play_pcap_audio="{pcap}"/>
+    </action>
+  </nop>
+"""
+    if then == "wait-for-bye":
+        body += """  <recv request="BYE"/>
   <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+    else:
+        body += '  <pause milliseconds="7500"/>\n' if pcap else ""
+        body += _in_dialog("BYE", 2, retrans=True) + '  <recv response="200" crlf="true"/>\n'
+    return _scenario("voicemail-caller", body)
+
+
+def cancelling_caller_scenario(*, number: str) -> str:
+    """A caller that hangs up while it rings: CANCEL (same Via branch), 200, then 487."""
+    return _scenario(
+        "cancelling-caller",
+        # The CANCEL goes once it rings; SIPp needs no optional receive just before it.
+        _invite(number)
+        .replace('<recv response="180" optional="true"/>', '<recv response="180"/>')
+        .replace('  <recv response="183" optional="true"/>\n', "")
+        + f"""  <send>
+    <![CDATA[
+      CANCEL sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: "Alice" <sip:+33140000001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+"""
+        + _ack_of_failure(number),
+    )
+
+
+def _ack_of_failure(number: str) -> str:
+    """The ACK of a final failure answer: hop by hop, same branch as the INVITE (§17.1.1.3)."""
+    return f"""  <send>
     <![CDATA[
       ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]
@@ -79,12 +154,13 @@ def caller_scenario(
     ]]>
   </send>
 """
-    return _scenario("caller", invite + tail)
 
 
-def _in_dialog(method: str, cseq: int, *, retrans: bool = False) -> str:
-    """The caller's request inside the dialog (ACK of a 2xx, BYE), on the route set."""
-    return f"""  <send{' retrans="500"' if retrans else ""}>
+def _in_dialog(method: str, cseq: int, *, retrans: bool = False, lost: bool = False) -> str:
+    """The caller's request inside the dialog (ACK of a 2xx, BYE), on the route set;
+    ``lost``: SIPp drops it instead of sending it."""
+    options = (' retrans="500"' if retrans else "") + (' lost="100"' if lost else "")
+    return f"""  <send{options}>
     <![CDATA[
       {method} [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]

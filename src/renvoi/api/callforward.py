@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
 from renvoi.api.deps import CustomerDep, Services, ServicesDep, authenticate, check_address
@@ -21,7 +21,7 @@ from renvoi.domain.callforward import parse_command
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError, NotFoundError
-from renvoi.store import calls, numbers
+from renvoi.store import calls, numbers, voicemail
 from renvoi.store.records import as_json
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
@@ -271,3 +271,88 @@ async def get_history(
         ],
     )
     return render(body, fmt=request_format(request))
+
+
+@router.get(
+    "/voicemail",
+    summary="A number's voicemail messages, newest first (renvoi extension)",
+    responses=_responses("200: OK, with number and messages"),
+)
+async def get_voicemail(
+    request: Request,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """List the messages left on a number: id, caller, time, length. Download one at
+    ``/v1/vn/voicemail/{id}/audio``."""
+    e164 = _customer_number(services, number)
+    records = await _read_owned(
+        lambda: voicemail.list_messages(
+            services.db, e164, account_id=principal.account_id, limit=limit
+        )
+    )
+    body = envelope(
+        Code.OK,
+        success=True,
+        number=e164,
+        messages=[
+            {
+                "id": message.id,
+                "caller": message.caller,
+                "receivedAt": as_json(message.received_at),
+                "durationMs": message.duration_ms,
+                "size": message.size,
+            }
+            for message in records
+        ],
+    )
+    return render(body, fmt=request_format(request))
+
+
+@router.get(
+    "/voicemail/{message_id}/audio",
+    summary="A voicemail message's audio, WAV (renvoi extension)",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, **_responses("")},
+)
+async def get_voicemail_audio(
+    message_id: str, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """The recording as 16-bit PCM, 8 kHz, mono WAV; 13 for an unknown message."""
+    e164 = _customer_number(services, number)
+    relative = await _read_owned(
+        lambda: voicemail.message_audio(
+            services.db, e164, message_id, account_id=principal.account_id
+        )
+    )
+    path = services.settings.data_dir.resolve() / "voicemail" / (relative or "")
+    if relative is None or not path.is_file():
+        raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
+
+
+@router.delete(
+    "/voicemail/{message_id}",
+    summary="Delete a voicemail message (renvoi extension)",
+    responses=_responses("200: OK"),
+)
+async def delete_voicemail(
+    request: Request,
+    message_id: str,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+) -> Response:
+    """Delete a message and its audio (and its email, if not sent yet)."""
+    e164 = _customer_number(services, number)
+    relative = await _read_owned(
+        lambda: voicemail.delete_message(
+            services.db, e164, message_id, account_id=principal.account_id
+        )
+    )
+    if relative is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    (services.settings.data_dir.resolve() / "voicemail" / relative).unlink(missing_ok=True)
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))

@@ -144,3 +144,47 @@ class RouteEpoch(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Voicemail(Base):
+    """A recorded message: who called which number, when, and where its audio is."""
+
+    __tablename__ = "voicemails"
+    __table_args__ = (Index("ix_voicemails_number_id_id", "number_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # What the API shows: not guessable, unlike the row id.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    number_id: Mapped[int] = mapped_column(BigId, ForeignKey("numbers.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(255))
+    caller: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    # Relative to the data directory.
+    audio_path: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Outbox(Base):
+    """A notification to send, written in the transaction that made it necessary.
+
+    Workers claim a row with a lease (``lease_until``), so several may run; a worker
+    that dies mid-send lets its lease expire and the row is sent again (at-least-once,
+    with the same ``message_id``).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    voicemail_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("voicemails.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)

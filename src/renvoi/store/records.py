@@ -101,3 +101,30 @@ class CallRecord:
         if self.answered_at is None or self.ended_at is None:
             return None
         return (self.ended_at - self.answered_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class VoicemailRecord:
+    id: str
+    number: str
+    caller: str | None
+    received_at: datetime
+    duration_ms: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PendingEmail:
+    """An outbox row with what composing its email needs."""
+
+    outbox_id: int
+    attempts: int
+    message_id: str
+    public_id: str
+    number: str
+    caller: str | None
+    recipient: str
+    received_at: datetime
+    duration_ms: int
+    audio_path: str
+    size: int

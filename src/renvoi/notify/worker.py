@@ -1,0 +1,155 @@
+"""The outbox worker: sends each pending voicemail email, at least once.
+
+Each round claims the due rows with a lease (``store.voicemail.claim``), sends them with
+aiosmtplib and records the outcome: sent; refused for good (a 5xx answer: the row is
+marked failed, with the server's reason); or a temporary failure (the server down, a 4xx
+answer, a timeout: tried again later, with ``domain.voicemail.retry_delay``). A worker
+killed mid-send leaves its lease to expire and the email is sent again, with the same
+Message-ID, so the recipient's mail system can recognise the duplicate.
+
+The worker also deletes messages past ``RENVOI_VOICEMAIL_RETENTION_DAYS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosmtplib
+import structlog
+
+from renvoi.config import Settings
+from renvoi.domain.voicemail import NewMessage, compose, retry_delay
+from renvoi.errors import StoreError
+from renvoi.store import voicemail as store
+from renvoi.store.database import Database
+from renvoi.store.records import PendingEmail
+
+log = structlog.get_logger("renvoi.outbox")
+
+POLL_SECONDS = 1.0
+RETENTION_EVERY = timedelta(hours=1)
+
+
+class Permanent(Exception):
+    """The server refused the email for good."""
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.spool = settings.data_dir.resolve() / "voicemail"
+        self._wake = asyncio.Event()
+        self._last_retention: datetime | None = None
+
+    def nudge(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled."""
+        while True:
+            try:
+                busy = await self.run_once()
+            except StoreError as exc:
+                log.warning("outbox_store_unavailable", error=str(exc))
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """One round: returns how many emails it tried."""
+        now = self.clock()
+        if self._last_retention is None or now - self._last_retention >= RETENTION_EVERY:
+            self._last_retention = now
+            await self.apply_retention(now)
+        lease = timedelta(seconds=self.settings.outbox_lease_seconds)
+        pending = await asyncio.to_thread(store.claim, self.db, now=now, lease=lease)
+        for email in pending:
+            await self.deliver(email)
+        return len(pending)
+
+    async def deliver(self, pending: PendingEmail) -> None:
+        try:
+            await self.send(pending)
+        except Permanent as exc:
+            log.error("email_refused", outbox=pending.outbox_id, error=str(exc))
+            await asyncio.to_thread(
+                store.failed, self.db, pending.outbox_id, now=self.clock(), error=str(exc)
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            delay = retry_delay(pending.attempts + 1)
+            log.warning(
+                "email_retry", outbox=pending.outbox_id, error=str(exc) or type(exc).__name__
+            )
+            at = self.clock() + timedelta(seconds=delay)
+            error = str(exc) or type(exc).__name__
+            await asyncio.to_thread(store.retry, self.db, pending.outbox_id, at=at, error=error)
+        else:
+            await asyncio.to_thread(store.sent, self.db, pending.outbox_id, now=self.clock())
+            log.info("email_sent", outbox=pending.outbox_id, message_id=pending.message_id)
+
+    async def send(self, pending: PendingEmail) -> None:
+        settings = self.settings
+        audio: bytes | None = None
+        if pending.size <= settings.voicemail_attach_max_bytes:
+            with contextlib.suppress(FileNotFoundError):
+                audio = await asyncio.to_thread((self.spool / pending.audio_path).read_bytes)
+        link = (
+            f"{settings.public_url.rstrip('/')}/v1/vn/voicemail/{pending.public_id}/audio"
+            f"?number={pending.number}"
+        )
+        message = compose(
+            NewMessage(
+                number=pending.number,
+                caller=pending.caller,
+                received_at=pending.received_at,
+                duration_ms=pending.duration_ms,
+                recipient=pending.recipient,
+                message_id=pending.message_id,
+                audio_name=f"message-{pending.received_at:%Y%m%d-%H%M%S}.wav",
+            ),
+            sender=settings.smtp_from,
+            audio=audio,
+            link=link,
+        )
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_user,
+                password=password,
+                start_tls=settings.smtp_starttls,
+                timeout=settings.smtp_timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(500 <= refusal.code < 600 for refusal in exc.recipients):
+                raise Permanent(str(exc)) from exc
+            raise
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise Permanent(f"{exc.code} {exc.message}") from exc
+            raise
+
+    async def apply_retention(self, now: datetime) -> None:
+        before = now - timedelta(days=self.settings.voicemail_retention_days)
+        while paths := await asyncio.to_thread(store.delete_older_than, self.db, before):
+            for relative in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    Path(self.spool / relative).unlink()
+            log.info("voicemail_expired", count=len(paths))

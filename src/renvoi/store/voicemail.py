@@ -1,0 +1,247 @@
+"""Voicemail messages and the outbox of their emails.
+
+A message's row and its outbox row are written in one transaction, after its audio is
+on disk (``voice/endpoint.py`` fsyncs the file first): a crash leaves either both rows,
+whose email the worker will send, or neither, and at worst an orphan file.
+
+The outbox is claimed with a lease: ``claim`` sets ``lease_until`` on rows that are due
+and free, in one conditional UPDATE per row, so two workers never send the same row at
+the same time; a worker that dies leaves its lease to expire and the row is sent again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select, update
+
+from renvoi.store.database import Database
+from renvoi.store.models import Number, Outbox, Voicemail
+from renvoi.store.numbers import owned_number_id
+from renvoi.store.records import PendingEmail, VoicemailRecord
+
+EMAIL = "email"
+
+
+def save_message(
+    db: Database,
+    *,
+    public_id: str,
+    e164: str,
+    call_id: str,
+    caller: str | None,
+    recipient: str,
+    received_at: datetime,
+    duration_ms: int,
+    audio_path: str,
+    size: int,
+    message_id: str,
+) -> bool:
+    """Store a message and queue its email; False if the number left the platform."""
+    with db.write() as conn:
+        number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
+        if number_id is None:
+            return False
+        voicemail_id = conn.scalar(
+            insert(Voicemail)
+            .values(
+                public_id=public_id,
+                number_id=number_id,
+                call_id=call_id[:255],
+                caller=caller[:255] if caller else None,
+                recipient=recipient,
+                received_at=received_at,
+                duration_ms=duration_ms,
+                audio_path=audio_path,
+                size=size,
+            )
+            .returning(Voicemail.id)
+        )
+        conn.execute(
+            insert(Outbox).values(
+                voicemail_id=voicemail_id,
+                kind=EMAIL,
+                message_id=message_id,
+                attempts=0,
+                next_attempt_at=received_at,
+            )
+        )
+    return True
+
+
+_RECORD = (
+    Voicemail.public_id,
+    Number.e164,
+    Voicemail.caller,
+    Voicemail.received_at,
+    Voicemail.duration_ms,
+    Voicemail.size,
+)
+
+
+def list_messages(
+    db: Database, e164: str, *, account_id: str | None = None, limit: int = 100
+) -> list[VoicemailRecord]:
+    """A number's messages, newest first.
+
+    Raises:
+        NotFoundError: no such number (or, with ``account_id``, not that account's).
+    """
+    with db.read() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        rows = conn.execute(
+            select(*_RECORD)
+            .join(Number, Number.id == Voicemail.number_id)
+            .where(Voicemail.number_id == number_id)
+            .order_by(Voicemail.id.desc())
+            .limit(limit)
+        )
+        return [VoicemailRecord(*row) for row in rows]
+
+
+def message_audio(
+    db: Database, e164: str, public_id: str, *, account_id: str | None = None
+) -> str | None:
+    """The audio path of one of a number's messages, or None.
+
+    Raises:
+        NotFoundError: no such number (or not that account's).
+    """
+    with db.read() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        path: str | None = conn.scalar(
+            select(Voicemail.audio_path).where(
+                Voicemail.number_id == number_id, Voicemail.public_id == public_id
+            )
+        )
+        return path
+
+
+def delete_message(
+    db: Database, e164: str, public_id: str, *, account_id: str | None = None
+) -> str | None:
+    """Delete a message (its pending email too); returns its audio path to remove.
+
+    Raises:
+        NotFoundError: no such number (or not that account's).
+    """
+    with db.write() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        path: str | None = conn.scalar(
+            delete(Voicemail)
+            .where(Voicemail.number_id == number_id, Voicemail.public_id == public_id)
+            .returning(Voicemail.audio_path)
+        )
+        return path
+
+
+def delete_older_than(db: Database, before: datetime, *, limit: int = 500) -> list[str]:
+    """Delete messages received before ``before``; returns their audio paths."""
+    with db.write() as conn:
+        ids = conn.scalars(
+            select(Voicemail.id).where(Voicemail.received_at < before).limit(limit)
+        ).all()
+        if not ids:
+            return []
+        return list(
+            conn.scalars(
+                delete(Voicemail).where(Voicemail.id.in_(ids)).returning(Voicemail.audio_path)
+            )
+        )
+
+
+def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> list[PendingEmail]:
+    """Emails due and not leased by another worker, leased to this one."""
+    with db.write() as conn:
+        candidates = conn.scalars(
+            select(Outbox.id)
+            .where(
+                Outbox.sent_at.is_(None),
+                Outbox.failed_at.is_(None),
+                Outbox.next_attempt_at <= now,
+                (Outbox.lease_until.is_(None)) | (Outbox.lease_until < now),
+            )
+            .order_by(Outbox.id)
+            .limit(limit)
+        ).all()
+        claimed = []
+        for outbox_id in candidates:
+            result = conn.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id == outbox_id,
+                    (Outbox.lease_until.is_(None)) | (Outbox.lease_until < now),
+                )
+                .values(lease_until=now + lease)
+            )
+            if result.rowcount:
+                claimed.append(outbox_id)
+        if not claimed:
+            return []
+        rows = conn.execute(
+            select(
+                Outbox.id,
+                Outbox.attempts,
+                Outbox.message_id,
+                Voicemail.public_id,
+                Number.e164,
+                Voicemail.caller,
+                Voicemail.recipient,
+                Voicemail.received_at,
+                Voicemail.duration_ms,
+                Voicemail.audio_path,
+                Voicemail.size,
+            )
+            .join(Voicemail, Voicemail.id == Outbox.voicemail_id)
+            .join(Number, Number.id == Voicemail.number_id)
+            .where(Outbox.id.in_(claimed))
+            .order_by(Outbox.id)
+        )
+        return [PendingEmail(*row) for row in rows]
+
+
+def sent(db: Database, outbox_id: int, *, now: datetime) -> None:
+    with db.write() as conn:
+        conn.execute(
+            update(Outbox).where(Outbox.id == outbox_id).values(sent_at=now, lease_until=None)
+        )
+
+
+def retry(db: Database, outbox_id: int, *, at: datetime, error: str) -> None:
+    """A temporary failure: try again at ``at``."""
+    with db.write() as conn:
+        conn.execute(
+            update(Outbox)
+            .where(Outbox.id == outbox_id)
+            .values(
+                attempts=Outbox.attempts + 1,
+                next_attempt_at=at,
+                lease_until=None,
+                last_error=error[:500],
+            )
+        )
+
+
+def failed(db: Database, outbox_id: int, *, now: datetime, error: str) -> None:
+    """A permanent failure (the server refused the message for good)."""
+    with db.write() as conn:
+        conn.execute(
+            update(Outbox)
+            .where(Outbox.id == outbox_id)
+            .values(
+                attempts=Outbox.attempts + 1,
+                failed_at=now,
+                lease_until=None,
+                last_error=error[:500],
+            )
+        )
+
+
+def pending_count(db: Database) -> int:
+    """Emails not sent yet (nor failed for good)."""
+    with db.read() as conn:
+        return len(
+            conn.scalars(
+                select(Outbox.id).where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
+            ).all()
+        )

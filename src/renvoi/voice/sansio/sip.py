@@ -1,0 +1,240 @@
+"""SIP messages (RFC 3261 §7, §20): parse one datagram, build requests and responses.
+
+Only what a user agent server needs, parsed strictly enough to be safe and liberally
+enough to interoperate: compact header names (§7.3.3), folded lines (§7.3.1), header
+names in any case, several values of one header on one line or several (§7.3.1),
+Content-Length bounding the body (§18.3). Anything else raises ``SipError``: a datagram
+that is not SIP is dropped, never answered with a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# §7.3.3 compact forms, and the canonical spelling used when building.
+COMPACT = {
+    "i": "call-id",
+    "m": "contact",
+    "e": "content-encoding",
+    "l": "content-length",
+    "c": "content-type",
+    "f": "from",
+    "s": "subject",
+    "k": "supported",
+    "t": "to",
+    "v": "via",
+}
+# Headers whose values may be comma-separated lists (§7.3.1; not From/To/Call-ID/CSeq).
+LIST_HEADERS = frozenset({"via", "route", "record-route", "contact", "allow", "supported"})
+MAX_SIZE = 65_535
+_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_STATUS = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)$")
+_REQUEST = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP/2\.0$")
+
+
+class SipError(ValueError):
+    """Not a SIP message we can handle."""
+
+
+@dataclass
+class Message:
+    """A request (``method``, ``uri``) or a response (``status``, ``reason``)."""
+
+    method: str | None = None
+    uri: str | None = None
+    status: int | None = None
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)  # lower-case names
+    body: bytes = b""
+
+    @property
+    def is_request(self) -> bool:
+        return self.method is not None
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a header, lists split (§7.3.1), in order."""
+        values = [v for n, v in self.headers if n == name]
+        if name in LIST_HEADERS:
+            return [part for v in values for part in split_list(v)]
+        return values
+
+    def get(self, name: str) -> str | None:
+        for n, value in self.headers:
+            if n == name:
+                return value
+        return None
+
+    def need(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise SipError(f"no {name} header")
+        return value
+
+    @property
+    def call_id(self) -> str:
+        return self.need("call-id")
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        number, _, method = self.need("cseq").partition(" ")
+        if not number.isdigit() or not method.strip():
+            raise SipError("bad CSeq")
+        return int(number), method.strip().upper()
+
+    @property
+    def branch(self) -> str:
+        return param(self.all("via")[0], "branch") or ""
+
+    @property
+    def from_tag(self) -> str:
+        return param(self.need("from"), "tag") or ""
+
+    @property
+    def to_tag(self) -> str:
+        return param(self.need("to"), "tag") or ""
+
+
+def parse(data: bytes) -> Message:
+    """One SIP message from one datagram.
+
+    Raises:
+        SipError: anything malformed, or a message without the headers every SIP
+            message must have (§8.1.1: To, From, CSeq, Call-ID, Via).
+    """
+    if len(data) > MAX_SIZE:
+        raise SipError("too large")
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = data.partition(b"\n\n")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SipError("header not UTF-8") from None
+    lines = text.replace("\r\n", "\n").lstrip("\n").split("\n")
+    start, raw_headers = lines[0], lines[1:]
+    message = Message()
+    if match := _STATUS.match(start):
+        message.status, message.reason = int(match[1]), match[2]
+    elif match := _REQUEST.match(start):
+        message.method, message.uri = match[1].upper(), match[2]
+    else:
+        raise SipError("bad start line")
+    unfolded: list[str] = []
+    for line in raw_headers:
+        if line[:1] in (" ", "\t") and unfolded:
+            unfolded[-1] += " " + line.strip()
+        elif line.strip():
+            unfolded.append(line)
+    for line in unfolded:
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not _TOKEN.match(name):
+            raise SipError("bad header line")
+        if any(ord(c) < 32 and c != "\t" for c in value):
+            raise SipError("control character in a header")
+        message.headers.append((COMPACT.get(name, name), value.strip()))
+    for required in ("to", "from", "cseq", "call-id", "via"):
+        message.need(required)
+    message.cseq  # noqa: B018 - validates it
+    length = message.get("content-length")
+    if length is not None:
+        if not length.isdigit() or int(length) > len(body):
+            raise SipError("bad Content-Length")
+        body = body[: int(length)]
+    message.body = body
+    return message
+
+
+def split_list(value: str) -> list[str]:
+    """Split a header value on the commas that are not inside ``<>`` or quotes."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "<":
+            depth += 1
+        elif not quoted and char == ">":
+            depth = max(0, depth - 1)
+        if char == "," and not quoted and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def param(value: str, name: str) -> str | None:
+    """A header parameter (``;tag=...``) outside the ``<>`` of its URI."""
+    outside = value.rsplit(">", 1)[-1] if ">" in value else value
+    for part in outside.split(";")[1:]:
+        key, _, found = part.partition("=")
+        if key.strip().lower() == name:
+            return found.strip()
+    return None
+
+
+def uri_of(value: str) -> str:
+    """The URI of a name-addr (``"Name" <sip:...>;tag=x``) or addr-spec value."""
+    if "<" in value:
+        return value.split("<", 1)[1].split(">", 1)[0].strip()
+    return value.split(";", 1)[0].strip()
+
+
+def user_of(uri: str) -> str:
+    """The user part of a SIP URI (``sip:+33757000001@host`` gives ``+33757000001``)."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    return rest.split("@", 1)[0] if "@" in rest else ""
+
+
+def host_port(uri: str, default_port: int = 5060) -> tuple[str, int]:
+    """The host and port a SIP URI sends to."""
+    rest = uri.split(":", 1)[1] if uri.lower().startswith(("sip:", "sips:")) else uri
+    rest = rest.split("@", 1)[-1].split(";", 1)[0].split("?", 1)[0]
+    host, _, port = rest.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise SipError(f"bad URI {uri!r}")
+    return host, int(port) if port else default_port
+
+
+def render(start: str, headers: list[tuple[str, str]], body: bytes = b"") -> bytes:
+    """A message's bytes; Content-Length is computed here."""
+    lines = [start] + [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+_CANONICAL = {
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "www-authenticate": "WWW-Authenticate",
+}
+
+
+def canonical(name: str) -> str:
+    return _CANONICAL.get(name, "-".join(part.capitalize() for part in name.split("-")))
+
+
+def response(
+    request: Message,
+    status: int,
+    reason: str,
+    *,
+    to_tag: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+) -> bytes:
+    """A response to ``request`` (§8.2.6): its Via, From, Call-ID, CSeq, and To with our
+    tag; Record-Route copied when the response makes a dialog (§12.1.1)."""
+    copied: list[tuple[str, str]] = [("Via", v) for v in request.all("via")]
+    to = request.need("to")
+    if to_tag and param(to, "tag") is None:
+        to = f"{to};tag={to_tag}"
+    copied += [("From", request.need("from")), ("To", to), ("Call-ID", request.call_id)]
+    copied.append(("CSeq", request.need("cseq")))
+    if request.method == "INVITE" and 200 <= status < 300:
+        copied += [("Record-Route", v) for v in request.all("record-route")]
+    return render(f"SIP/2.0 {status} {reason}", copied + (headers or []), body)

@@ -1,0 +1,71 @@
+"""The voicemail email: bilingual, the audio attached (or linked), no header injection."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from renvoi.domain.voicemail import NewMessage, clean_caller, compose, retry_delay
+
+MESSAGE = NewMessage(
+    number="+33757000001",
+    caller="+33140000001",
+    received_at=datetime(2026, 11, 28, 13, 5, tzinfo=UTC),
+    duration_ms=83_400,
+    recipient="ann@example.com",
+    message_id="<voicemail.abc@renvoi.test>",
+    audio_name="message.wav",
+)
+
+
+def test_the_email_names_the_number_the_caller_the_date_and_the_length() -> None:
+    email = compose(MESSAGE, sender="voicemail@renvoi.test", audio=b"RIFF....")
+    assert email["Subject"] == "Nouveau message vocal / New voicemail: +33757000001, +33140000001"
+    assert (email["From"], email["To"]) == ("voicemail@renvoi.test", "ann@example.com")
+    assert email["Message-ID"] == "<voicemail.abc@renvoi.test>"
+    text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "28/11/2026 à 14:05 (heure de Paris)" in text  # 13:05 UTC in winter
+    assert "2026-11-28 at 14:05 (Paris time)" in text
+    assert "Durée : 1:23" in text and "Length: 1:23" in text
+    [audio] = list(email.iter_attachments())
+    assert audio.get_content_type() == "audio/wav" and audio.get_filename() == "message.wav"
+    assert audio.get_content() == b"RIFF...."
+
+
+def test_a_recording_too_large_is_linked_instead() -> None:
+    email = compose(MESSAGE, sender="v@x.test", audio=None, link="https://api.test/a")
+    assert list(email.iter_attachments()) == []
+    text = email.get_content()
+    assert "https://api.test/a" in text and "trop long" in text
+
+
+def test_a_withheld_caller_is_said_so() -> None:
+    # Nothing printable left of the caller: shown as withheld.
+    email = compose(replace(MESSAGE, caller="\x00\x07"), sender="v@x.test", audio=None)
+    assert email["Subject"].endswith("numéro masqué")
+    assert "From: withheld number" in email.get_content()
+
+
+@pytest.mark.parametrize(
+    "caller",
+    ["+331\r\nBcc: victim@example.com", "+331\nSubject: free money", "x" * 500],
+)
+def test_no_field_can_add_a_header(caller: str) -> None:
+    email = compose(replace(MESSAGE, caller=caller), sender="v@x.test", audio=None)
+    wire = email.as_bytes()
+    head = wire.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in wire else wire.split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in head and b"\nSubject: free" not in head
+    assert email["Bcc"] is None
+    assert len(email["Subject"]) < 200
+
+
+def test_clean_caller() -> None:
+    assert clean_caller(None) is None
+    assert clean_caller(" +33 1 40 ") == "+33 1 40"
+
+
+def test_retries_back_off_to_an_hour() -> None:
+    assert [retry_delay(n) for n in (0, 1, 2, 3)] == [5.0, 5.0, 10.0, 20.0]
+    assert retry_delay(40) == 3600.0

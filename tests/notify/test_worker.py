@@ -1,0 +1,191 @@
+"""The outbox worker against a real SMTP server (aiosmtpd): sent, retried, refused, leased.
+
+And at-least-once across a crash: ``renvoi voicemail serve`` killed with SIGKILL in the
+middle of a send; its successor sends the email once the lease has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from renvoi.config import Settings
+from renvoi.notify.worker import OutboxWorker
+from renvoi.store import voicemail as store
+from renvoi.store.database import Database
+from renvoi.voice.media import wav_of_pcm, write_durably
+from tests.conftest import Tenant, free_port, free_udp_port
+
+A = "+33757000001"
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Mailbox:
+    """An SMTP server's behaviour: accept, refuse (status), or stall in DATA."""
+
+    received: list[bytes] = field(default_factory=list)
+    answer: str = "250 OK"
+    stall_first: bool = False
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        if self.stall_first:
+            self.stall_first = False
+            await asyncio.sleep(3600)  # the client is killed meanwhile
+        if self.answer.startswith("250"):
+            self.received.append(envelope.content)  # type: ignore[attr-defined]
+        return self.answer
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def queue_message(database: Database, data_dir: Path, public_id: str = "m1") -> None:
+    write_durably(data_dir / "voicemail" / f"{public_id}.wav", wav_of_pcm(bytes(16000)))
+    assert store.save_message(
+        database,
+        public_id=public_id,
+        e164=A,
+        call_id=f"call-{public_id}",
+        caller="+33140000001",
+        recipient="ann@example.com",
+        received_at=NOW,
+        duration_ms=1000,
+        audio_path=f"{public_id}.wav",
+        size=16044,
+        message_id=f"<voicemail.{public_id}@renvoi.test>",
+    )
+
+
+def worker_for(database: Database, tmp_path: Path, port: int, **extra: object) -> OutboxWorker:
+    settings = Settings(data_dir=tmp_path, smtp_port=port, smtp_timeout=5, **extra)  # type: ignore[arg-type]
+    return OutboxWorker(settings, database, clock=lambda: NOW + timedelta(minutes=1))
+
+
+def test_a_queued_email_is_sent_once_with_its_audio(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, port)
+    assert asyncio.run(worker.run_once()) == 1
+    assert asyncio.run(worker.run_once()) == 0
+    [sent] = box.received
+    assert b"Message-ID: <voicemail.m1@renvoi.test>" in sent and b"audio/wav" in sent
+    assert store.pending_count(database) == 0
+
+
+def test_a_temporary_refusal_is_retried_later(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    box.answer = "451 greylisted"
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, port)
+    asyncio.run(worker.run_once())
+    assert asyncio.run(worker.run_once()) == 0  # not due again before the backoff
+    assert store.pending_count(database) == 1
+    box.answer = "250 OK"
+    worker.clock = lambda: NOW + timedelta(minutes=2)
+    assert asyncio.run(worker.run_once()) == 1
+    assert len(box.received) == 1
+
+
+def test_a_permanent_refusal_is_not_retried(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    box.answer = "550 no such user"
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, port)
+    asyncio.run(worker.run_once())
+    worker.clock = lambda: NOW + timedelta(days=1)
+    assert asyncio.run(worker.run_once()) == 0
+    assert store.pending_count(database) == 0 and box.received == []
+
+
+def test_a_server_that_is_down_is_a_temporary_failure(
+    database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, free_port())  # nothing listens there
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 1
+
+
+def test_a_leased_email_is_not_claimed_twice(
+    database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    queue_message(database, tmp_path)
+    lease = timedelta(seconds=60)
+    assert len(store.claim(database, now=NOW, lease=lease)) == 1
+    assert store.claim(database, now=NOW + timedelta(seconds=30), lease=lease) == []
+    assert len(store.claim(database, now=NOW + timedelta(seconds=61), lease=lease)) == 1
+
+
+def test_a_large_recording_is_linked_not_attached(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, port, voicemail_attach_max_bytes=1000)
+    asyncio.run(worker.run_once())
+    [sent] = box.received
+    assert b"audio/wav" not in sent and b"/v1/vn/voicemail/m1/audio" in sent
+
+
+@pytest.mark.slow
+def test_the_email_survives_a_kill_9_of_the_worker_mid_send(
+    database_url: str,
+    database: Database,
+    tenant: Tenant,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, port = mailbox
+    box.stall_first = True
+    queue_message(database, tmp_path)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
+        "RENVOI_DATABASE_URL": database_url,
+        "RENVOI_DATA_DIR": str(tmp_path),
+        "RENVOI_SMTP_PORT": str(port),
+        "RENVOI_OUTBOX_LEASE_SECONDS": "2",
+        "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{free_udp_port()}",
+    }
+    command = [sys.executable, "-m", "renvoi", "voicemail", "serve"]
+    first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while box.stall_first and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first worker is inside DATA
+    assert not box.stall_first
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert box.received == []
+    second = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not box.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(box.received) == 1
+        assert b"<voicemail.m1@renvoi.test>" in box.received[0]
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)

@@ -1,0 +1,249 @@
+"""Voicemail with real peers: SIPp through Kamailio to the endpoint, aiosmtpd for the email.
+
+The caller plays SIPp's own recording (``g711a.pcap``, PCMA, 7.08 s) after the beep; the
+WAV attached to the email must hold its 56,640 decoded samples bit for bit.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import struct
+import time
+import wave
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx2
+import pytest
+from aiosmtpd.controller import Controller
+
+from renvoi.store import voicemail as store
+from renvoi.store.database import Database
+from renvoi.voice import g711
+from renvoi.voice.sansio.rtp import RtpPacket
+from tests.conftest import Tenant, free_port
+from tests.voice.conftest import Platform, free_udp_port, start_platform
+from tests.voice.sipp import cancelling_caller_scenario, voicemail_caller_scenario
+
+pytestmark = pytest.mark.slow
+
+A = "+33757000001"
+PCAP = "/usr/share/sip-tester/g711a.pcap"
+GREETING_AND_BEEP_MS = 4000  # voice.md: at most 4 s together with the default greeting
+
+
+class Inbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = False
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        if self.refuse:
+            return "451 try again later"
+        content = envelope.content  # type: ignore[attr-defined]
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 30) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.messages
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def voicemail_platform(
+    database_url: str, workdir: Path, smtp_port: int, **settings: str
+) -> Platform:
+    return start_platform(
+        database_url,
+        workdir,
+        extra_env={
+            "RENVOI_SMTP_PORT": str(smtp_port),
+            "RENVOI_SMTP_FROM": "voicemail@renvoi.test",
+            **{f"RENVOI_{k.upper()}": v for k, v in settings.items()},
+        },
+    )
+
+
+@pytest.fixture
+def platform(
+    database_url: str, database: Database, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> Iterator[Platform]:
+    started = voicemail_platform(database_url, tmp_path / "platform", smtp[1])
+    yield started
+    started.stop()
+
+
+def to_voicemail(platform: Platform, tenant: Tenant) -> None:
+    response = httpx2.post(
+        platform.api + "/v1/vn/callforward",
+        json={"apiKey": tenant.key, "number": A, "type": 2, "param": "ann@example.com"},
+    )
+    assert response.json()["success"] is True, response.text
+
+
+def place(platform: Platform, scenario: str) -> None:
+    caller = platform.sipp("caller", scenario, port=free_udp_port(), remote=True)
+    assert caller.wait(timeout=60) == 0, caller.errors() + platform.kamailio_log()
+
+
+def pcap_samples(path: str) -> bytes:
+    """The PCM of every RTP packet in a pcap (Ethernet, IPv4, UDP), decoded from PCMA."""
+    data = Path(path).read_bytes()
+    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4  # little-endian, microseconds
+    offset, payload = 24, b""
+    while offset < len(data):
+        _, _, captured, _ = struct.unpack_from("<IIII", data, offset)
+        frame = data[offset + 16 : offset + 16 + captured]
+        offset += 16 + captured
+        ip_header = (frame[14] & 0x0F) * 4
+        packet = RtpPacket.parse(frame[14 + ip_header + 8 :])
+        assert packet.payload_type == g711.PCMA
+        payload += packet.payload
+    return g711.decode(g711.PCMA, payload)
+
+
+def attached_wav(message: EmailMessage) -> bytes:
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "audio/wav"
+    content: bytes = attachment.get_content()
+    return content
+
+
+def attached_pcm(message: EmailMessage) -> bytes:
+    with wave.open(io.BytesIO(attached_wav(message))) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
+        return wav.readframes(wav.getnframes())
+
+
+def test_a_message_is_recorded_bit_for_bit_and_emailed(
+    platform: Platform,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    smtp: tuple[Inbox, int],
+    database: Database,
+) -> None:
+    inbox, _ = smtp
+    to_voicemail(platform, tenant)
+    place(platform, voicemail_caller_scenario(number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP))
+    [message] = inbox.wait(1)
+    expected = pcap_samples(PCAP)
+    assert len(expected) == 56_640 * 2
+    assert expected in attached_pcm(message)
+    assert message["To"] == "ann@example.com"
+    assert A in message["Subject"] and "+33140000001" in message["Subject"]
+    assert message["Message-ID"].startswith("<voicemail.")
+    time.sleep(1)
+    assert len(inbox.messages) == 1  # exactly one email
+    [kept] = store.list_messages(database, A)
+    assert 7_000 <= kept.duration_ms <= 9_000
+    customer_reads_and_deletes_it(platform, tenant, other_tenant, attached_wav(message))
+
+
+def customer_reads_and_deletes_it(
+    platform: Platform, tenant: Tenant, other: Tenant, wav: bytes
+) -> None:
+    """The messages extension: list, download, delete; another account sees nothing."""
+    api = platform.api + "/v1/vn/voicemail"
+    listed = httpx2.get(api, params={"apiKey": tenant.key, "number": A}).json()
+    [entry] = listed["messages"]
+    assert entry["caller"] == "+33140000001"
+    audio = httpx2.get(f"{api}/{entry['id']}/audio", params={"apiKey": tenant.key, "number": A})
+    assert audio.headers["content-type"] == "audio/wav" and audio.content == wav
+    foreign = httpx2.get(f"{api}/{entry['id']}/audio", params={"apiKey": other.key, "number": A})
+    assert foreign.json()["code"] == 13
+    deleted = httpx2.delete(f"{api}/{entry['id']}", params={"apiKey": tenant.key, "number": A})
+    assert deleted.json()["success"] is True
+    assert httpx2.get(api, params={"apiKey": tenant.key, "number": A}).json()["messages"] == []
+    assert not list((platform.workdir / "voicemail").rglob("*.wav"))
+
+
+def test_the_endpoint_hangs_up_at_the_maximum_length_and_keeps_the_message(
+    database_url: str, database: Database, tenant: Tenant, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    short = voicemail_platform(database_url, tmp_path / "short", port, voicemail_max_seconds="5")
+    try:
+        to_voicemail(short, tenant)
+        place(
+            short,
+            voicemail_caller_scenario(
+                number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP, then="wait-for-bye"
+            ),
+        )
+        [message] = inbox.wait(1)
+        pcm = attached_pcm(message)
+        assert len(pcm) == 5 * 8000 * 2  # cut at the maximum, and kept
+        assert pcm in pcap_samples(PCAP)
+    finally:
+        short.stop()
+
+
+def test_a_lost_ack_is_recovered_by_retransmitting_the_200(
+    platform: Platform, tenant: Tenant, smtp: tuple[Inbox, int]
+) -> None:
+    to_voicemail(platform, tenant)
+    scenario = voicemail_caller_scenario(
+        number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP, then="lose-ack"
+    )
+    caller = platform.sipp(
+        "caller", scenario, port=free_udp_port(), remote=True, extra=["-trace_msg"]
+    )
+    assert caller.wait(timeout=60) == 0, caller.errors()
+    [trace] = platform.workdir.glob("caller*_messages.log")
+    received = trace.read_text().split("UDP message received")[1:]
+    oks = [m for m in received if "SIP/2.0 200 OK" in m and "CSeq: 1 INVITE" in m]
+    assert len(oks) >= 2  # the 200 came again, since its ACK was lost
+    assert len(smtp[0].wait(1)) == 1
+
+
+def test_cancel_before_the_answer_is_487_and_leaves_no_message(
+    database_url: str, database: Database, tenant: Tenant, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    ringing = voicemail_platform(
+        database_url, tmp_path / "ringing", smtp[1], voicemail_ring_seconds="5"
+    )
+    try:
+        to_voicemail(ringing, tenant)
+        place(ringing, cancelling_caller_scenario(number=A))
+        assert store.list_messages(database, A) == []
+    finally:
+        ringing.stop()
+
+
+def test_smtp_down_then_up_delivers_exactly_the_pending_emails(
+    platform: Platform, tenant: Tenant, smtp: tuple[Inbox, int], database: Database
+) -> None:
+    inbox, _ = smtp
+    inbox.refuse = True  # the server answers 451: a temporary failure
+    to_voicemail(platform, tenant)
+    for _ in range(2):
+        place(
+            platform, voicemail_caller_scenario(number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP)
+        )
+    deadline = time.monotonic() + 20
+    while len(store.list_messages(database, A)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.pending_count(database) == 2
+    inbox.refuse = False
+    messages = inbox.wait(2, timeout=60)  # the retry comes within the backoff (5 s)
+    time.sleep(2)
+    assert len(messages) == 2
+    assert len({m["Message-ID"] for m in messages}) == 2
+    assert store.pending_count(database) == 0

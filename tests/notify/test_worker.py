@@ -189,3 +189,16 @@ def test_the_email_survives_a_kill_9_of_the_worker_mid_send(
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
+
+
+def test_messages_past_their_retention_are_deleted_with_their_audio(
+    database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    queue_message(database, tmp_path)
+    worker = worker_for(database, tmp_path, free_port(), voicemail_retention_days=90)
+    worker.clock = lambda: NOW + timedelta(days=89)
+    asyncio.run(worker.apply_retention(worker.clock()))
+    assert len(store.list_messages(database, A)) == 1
+    asyncio.run(worker.apply_retention(NOW + timedelta(days=91)))
+    assert store.list_messages(database, A) == []
+    assert not (tmp_path / "voicemail" / "m1.wav").exists()

@@ -195,13 +195,26 @@ def test_the_endpoint_hangs_up_at_the_maximum_length_and_keeps_the_message(
         short.stop()
 
 
-def test_a_lost_ack_is_recovered_by_retransmitting_the_200(
+def test_a_lost_ack_and_a_short_greeting_of_the_numbers_own(
     platform: Platform, tenant: Tenant, smtp: tuple[Inbox, int]
 ) -> None:
+    """The 200 is retransmitted until its ACK arrives; and the number's own half-second
+    greeting plays instead of the default 3 s one, since the caller speaks after 1.5 s
+    and all of it is in the message."""
     to_voicemail(platform, tenant)
-    scenario = voicemail_caller_scenario(
-        number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP, then="lose-ack"
+    greeting = io.BytesIO()
+    with wave.open(greeting, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(bytes(16000))  # half a second of silence at 16 kHz
+    uploaded = httpx2.put(
+        platform.api + "/v1/vn/voicemail/greeting",
+        params={"apiKey": tenant.key, "number": A},
+        content=greeting.getvalue(),
     )
+    assert uploaded.json()["success"] is True
+    scenario = voicemail_caller_scenario(number=A, wait_ms=1500, pcap=PCAP, then="lose-ack")
     caller = platform.sipp(
         "caller", scenario, port=free_udp_port(), remote=True, extra=["-trace_msg"]
     )
@@ -210,7 +223,8 @@ def test_a_lost_ack_is_recovered_by_retransmitting_the_200(
     received = trace.read_text().split("UDP message received")[1:]
     oks = [m for m in received if "SIP/2.0 200 OK" in m and "CSeq: 1 INVITE" in m]
     assert len(oks) >= 2  # the 200 came again, since its ACK was lost
-    assert len(smtp[0].wait(1)) == 1
+    [message] = smtp[0].wait(1)
+    assert pcap_samples(PCAP) in attached_pcm(message)
 
 
 def test_cancel_before_the_answer_is_487_and_leaves_no_message(

@@ -26,21 +26,23 @@ def _bad(detail: str) -> ContractError:
     return ContractError(Code.BAD_REQUEST, detail=detail)
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, at most ``MAX_BODY`` bytes.
+async def read_body(
+    request: Request, *, limit: int = MAX_BODY, too_large: str = "too_large"
+) -> bytes:
+    """The body, at most ``limit`` bytes, refused as soon as it is known to be larger.
 
     Raises:
-        ContractError: code 4 (``too_large``).
+        ContractError: code 4 (``too_large``, or the detail given).
     """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _bad("too_large")
+    if declared.isdigit() and int(declared) > limit:
+        raise _bad(too_large)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
-            raise _bad("too_large")
+        if size > limit:
+            raise _bad(too_large)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -7,6 +7,7 @@ their order are ``domain.callforward``'s, the transaction is ``store.numbers``'.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
@@ -23,6 +24,7 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError, NotFoundError
 from renvoi.store import calls, numbers, voicemail
 from renvoi.store.records import as_json
+from renvoi.voice import media
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
 
@@ -333,6 +335,82 @@ async def get_voicemail_audio(
     return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
 
 
+MAX_GREETING_UPLOAD = 8 * 1024 * 1024
+
+
+@router.put(
+    "/voicemail/greeting",
+    summary="Set a number's own voicemail greeting (renvoi extension)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses=_responses("200: OK"),
+)
+async def put_greeting(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Upload a WAV file (PCM, mono or stereo, any common rate, at most 30 s): it is
+    converted to 8 kHz and played to callers instead of the default greeting."""
+    e164 = _customer_number(services, number)
+    data = await read_body(request, limit=MAX_GREETING_UPLOAD, too_large="audio_too_large")
+    try:
+        pcm = await run_in_threadpool(media.greeting_from_upload, data)
+    except ValueError as exc:
+        raise ContractError(Code.BAD_REQUEST, detail="invalid_audio") from exc
+    await _read_owned(
+        lambda: voicemail.set_greeting(
+            services.db, e164, pcm, now=datetime.now(UTC), account_id=principal.account_id
+        )
+    )
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+@router.get(
+    "/voicemail/greeting",
+    summary="A number's voicemail greeting, WAV (renvoi extension)",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}, **_responses("")},
+)
+async def get_greeting(
+    services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """What callers hear: the number's own greeting, or the default one."""
+    e164 = _customer_number(services, number)
+    await _read_owned(
+        lambda: numbers.forwarding_of(
+            services.db,
+            e164,
+            region=services.settings.default_region,
+            account_id=principal.account_id,
+        )
+    )
+    pcm = await run_in_threadpool(voicemail.greeting_of, services.db, e164)
+    wav = media.wav_of_pcm(pcm if pcm is not None else media.default_greeting())
+    return Response(wav, media_type="audio/wav")
+
+
+@router.delete(
+    "/voicemail/greeting",
+    summary="Go back to the default voicemail greeting (renvoi extension)",
+    responses=_responses("200: OK"),
+)
+async def delete_greeting(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Remove the number's own greeting."""
+    e164 = _customer_number(services, number)
+    await _read_owned(
+        lambda: voicemail.set_greeting(
+            services.db, e164, None, now=datetime.now(UTC), account_id=principal.account_id
+        )
+    )
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+# After /voicemail/greeting: a message id never shadows it.
 @router.delete(
     "/voicemail/{message_id}",
     summary="Delete a voicemail message (renvoi extension)",

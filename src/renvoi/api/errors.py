@@ -57,6 +57,7 @@ STATUS: dict[Code, int] = {
 # Code 4 has one status per way a request is malformed.
 BAD_REQUEST_STATUS: dict[str, int] = {
     "too_large": 413,
+    "audio_too_large": 413,
     "unsupported_type": 415,
     "not_found": 404,
     "method_not_allowed": 405,

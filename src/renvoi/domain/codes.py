@@ -94,6 +94,12 @@ MESSAGES: dict[str, Text] = {
         "Content-Type non pris en charge : envoyez du JSON ou un formulaire",
     ),
     "too_large": Text("Body is larger than 65536 bytes", "Le corps dépasse 65536 octets"),
+    "invalid_audio": Text(
+        "Body is not a usable WAV file: PCM, mono or stereo, 8 to 192 kHz, at most 30 s",
+        "Le corps n’est pas un fichier WAV utilisable : PCM, mono ou stéréo, "
+        "8 à 192 kHz, 30 s au plus",
+    ),
+    "audio_too_large": Text("Audio is larger than 8388608 bytes", "L’audio dépasse 8388608 octets"),
     "not_found": Text("Not found", "Ressource introuvable"),
     "method_not_allowed": Text("Method not allowed", "Méthode non autorisée"),
     "unauthorized": Text(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -188,3 +189,19 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class Greeting(Base):
+    """A number's own voicemail greeting: 16-bit mono 8 kHz PCM, converted on upload.
+
+    In the database rather than on disk, so that every node (the API that receives it,
+    the voicemail process that plays it) sees the same one.
+    """
+
+    __tablename__ = "greetings"
+
+    number_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("numbers.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 
 from renvoi.store.database import Database
-from renvoi.store.models import Number, Outbox, Voicemail
+from renvoi.store.models import Greeting, Number, Outbox, Voicemail
 from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import PendingEmail, VoicemailRecord
 
@@ -245,3 +245,29 @@ def pending_count(db: Database) -> int:
                 select(Outbox.id).where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
             ).all()
         )
+
+
+def set_greeting(
+    db: Database, e164: str, pcm: bytes | None, *, now: datetime, account_id: str | None = None
+) -> None:
+    """A number's own greeting (PCM, 16-bit mono 8 kHz); None goes back to the default.
+
+    Raises:
+        NotFoundError: no such number (or not that account's).
+    """
+    with db.write() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        conn.execute(delete(Greeting).where(Greeting.number_id == number_id))
+        if pcm is not None:
+            conn.execute(insert(Greeting).values(number_id=number_id, pcm=pcm, updated_at=now))
+
+
+def greeting_of(db: Database, e164: str) -> bytes | None:
+    """A number's own greeting, or None (the default one plays)."""
+    with db.read() as conn:
+        pcm: bytes | None = conn.scalar(
+            select(Greeting.pcm)
+            .join(Number, Number.id == Greeting.number_id)
+            .where(Number.e164 == e164)
+        )
+        return pcm

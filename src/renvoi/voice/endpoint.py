@@ -71,6 +71,7 @@ class Call:
     remote_media: Address | None = None
     media: asyncio.DatagramTransport | None = None
     recording: Recording | None = None
+    greeting: bytes = b""  # PCM: the number's own greeting or the default, then the beep
     recording_from: float | None = None  # loop time the beep ends
     last_voice: float = 0.0
     cseq: int = 0
@@ -110,7 +111,8 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         # Answers to non-INVITE requests, for their retransmissions (§17.2.2).
         self.answered: dict[tuple[str, str, str], bytes] = {}
         self.transport: asyncio.DatagramTransport | None = None
-        self.greeting = media.default_greeting() + media.beep()
+        self.default_greeting = media.default_greeting()
+        self.beep = media.beep()
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- life cycle ------------------------------------------------------------------------
@@ -238,6 +240,8 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             self.send(sip.response(invite, status, reason, to_tag="x"), source)
             return
         call = Call(invite, source, number, recipient, last_response=trying)
+        own = await self.own_greeting(number)
+        call.greeting = (own or self.default_greeting) + self.beep
         call.payload_type = offer.payload_type
         call.remote_media = (offer.address, offer.port)
         self.calls[call.call_id] = call
@@ -293,6 +297,12 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         if state.suspended or state.setting.mode is not Mode.VOICEMAIL or not state.setting.param:
             return ""
         return state.setting.param
+
+    async def own_greeting(self, number: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread(store.greeting_of, self.db, number)
+        except StoreError:
+            return None  # the default greeting will do
 
     async def retransmit_ok(self, call: Call) -> None:
         """§13.3.1.4: the 200 again at T1, 2·T1, ... up to T2, until the ACK or 64·T1."""
@@ -350,10 +360,10 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         ssrc, sequence, timestamp = (random.randrange(2**32) for _ in range(3))
         sequence &= 0xFFFF
         next_at = loop.time()
-        for n, start in enumerate(range(0, len(self.greeting), chunk)):
+        for n, start in enumerate(range(0, len(call.greeting), chunk)):
             if call.state not in ("answered", "confirmed") or call.media is None:
                 return
-            pcm = self.greeting[start : start + chunk].ljust(chunk, b"\0")
+            pcm = call.greeting[start : start + chunk].ljust(chunk, b"\0")
             packet = RtpPacket(
                 call.payload_type,
                 (sequence + n) & 0xFFFF,

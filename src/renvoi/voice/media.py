@@ -31,6 +31,76 @@ def pcm_of_wav(data: bytes) -> bytes:
         return pcm
 
 
+MAX_GREETING_SECONDS = 30
+
+
+def greeting_from_upload(data: bytes) -> bytes:
+    """An uploaded WAV as a greeting: PCM (8, 16, 24 or 32-bit), mono or stereo, any
+    common rate; returned as 16-bit mono 8 kHz PCM, at most 30 s.
+
+    Raises:
+        ValueError: not a PCM WAV file, or longer than 30 s.
+    """
+    try:
+        with wave.open(io.BytesIO(data)) as reader:
+            channels, width, rate = (
+                reader.getnchannels(),
+                reader.getsampwidth(),
+                reader.getframerate(),
+            )
+            frames = reader.getnframes()
+            if not (1 <= channels <= 2 and 1 <= width <= 4 and 8000 <= rate <= 192_000):
+                raise ValueError("expected PCM WAV, mono or stereo, 8 to 192 kHz")
+            if frames > rate * MAX_GREETING_SECONDS:
+                raise ValueError(f"a greeting lasts at most {MAX_GREETING_SECONDS} s")
+            raw = reader.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"not a PCM WAV file ({exc})") from None
+    return resample(mono16(raw, width=width, channels=channels), rate)
+
+
+def mono16(raw: bytes, *, width: int, channels: int) -> list[int]:
+    """Interleaved PCM frames as mono 16-bit samples (channels averaged)."""
+    step = width * channels
+    samples = []
+    for start in range(0, len(raw) - step + 1, step):
+        total = 0
+        for channel in range(channels):
+            at = start + channel * width
+            if width == 1:  # 8-bit WAV is unsigned
+                value = (raw[at] - 128) << 8
+            else:
+                value = int.from_bytes(raw[at : at + width], "little", signed=True)
+                value >>= 8 * (width - 2)
+            total += value
+        samples.append(total // channels)
+    return samples
+
+
+def resample(samples: list[int], rate: int) -> bytes:
+    """Samples at ``rate`` as 16-bit PCM at 8 kHz: a moving average over each output
+    sample's span (the low-pass that keeps the voice band), then linear interpolation."""
+    if rate == RATE:
+        return struct.pack(f"<{len(samples)}h", *samples)
+    ratio = rate / RATE
+    span = max(1, int(ratio))
+    smoothed = samples
+    if span > 1:
+        running, smoothed = 0, []
+        for n, value in enumerate(samples):
+            running += value - (samples[n - span] if n >= span else 0)
+            smoothed.append(running // min(n + 1, span))
+    count = int(len(samples) / ratio)
+    out = []
+    for n in range(count):
+        position = n * ratio
+        index = int(position)
+        following = smoothed[min(index + 1, len(smoothed) - 1)]
+        interpolated = smoothed[index] + (following - smoothed[index]) * (position - index)
+        out.append(max(-32768, min(32767, int(interpolated))))
+    return struct.pack(f"<{count}h", *out)
+
+
 def wav_of_pcm(pcm: bytes) -> bytes:
     """A WAV file (16-bit PCM, 8 kHz, mono) holding ``pcm``."""
     out = io.BytesIO()

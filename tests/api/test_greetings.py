@@ -1,0 +1,84 @@
+"""A number's own voicemail greeting: uploaded as any common WAV, converted, played."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import struct
+import wave
+
+import pytest
+from fastapi.testclient import TestClient
+
+from renvoi.voice import media
+from tests.conftest import Tenant
+
+URL = "/v1/vn/voicemail/greeting"
+A = "+33757000001"
+
+
+def wav(seconds: float, *, rate: int, channels: int = 1, width: int = 2, hz: float = 440) -> bytes:
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        value = int(0.5 * math.sin(2 * math.pi * hz * n / rate) * (2 ** (8 * width - 1) - 1))
+        sample = (
+            (value + 128).to_bytes(1, "little")
+            if width == 1
+            else value.to_bytes(width, "little", signed=True)
+        )
+        frames += sample * channels
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(width)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(frames))
+    return out.getvalue()
+
+
+def crossings(pcm: bytes) -> int:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    return sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "width"),
+    [(8000, 1, 2), (16000, 2, 2), (44100, 1, 1), (48000, 2, 3), (22050, 1, 4)],
+)
+def test_uploads_are_converted_to_8_khz_mono_16_bit(rate: int, channels: int, width: int) -> None:
+    pcm = media.greeting_from_upload(wav(1.0, rate=rate, channels=channels, width=width))
+    assert abs(len(pcm) // 2 - 8000) <= 1  # one second at 8 kHz
+    assert abs(crossings(pcm) - 880) <= 8  # still 440 Hz: two zero crossings a period
+
+
+@pytest.mark.parametrize("data", [b"not a wav", wav(31, rate=8000), b"RIFF\x00\x00\x00\x00WAVE"])
+def test_unusable_uploads_are_refused(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        media.greeting_from_upload(data)
+
+
+def test_upload_read_and_remove(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+    key = {"apiKey": tenant.key, "number": A}
+    default = client.get(URL, params=key)
+    assert default.headers["content-type"] == "audio/wav"
+    assert media.pcm_of_wav(default.content) == media.default_greeting()
+    uploaded = client.put(
+        URL, params=key, content=wav(2, rate=16000), headers={"Content-Type": "audio/wav"}
+    )
+    assert uploaded.json() == {"success": True, "code": 200, "message": "OK"}
+    mine = media.pcm_of_wav(client.get(URL, params=key).content)
+    assert len(mine) == 2 * 8000 * 2
+    foreign = client.get(URL, params={"apiKey": other_tenant.key, "number": A})
+    assert foreign.json()["code"] == 13
+    assert client.delete(URL, params=key).json()["success"] is True
+    assert media.pcm_of_wav(client.get(URL, params=key).content) == media.default_greeting()
+
+
+def test_bad_or_huge_uploads_answer_code_4(client: TestClient, tenant: Tenant) -> None:
+    key = {"apiKey": tenant.key, "number": A}
+    bad = client.put(URL, params=key, content=b"garbage")
+    assert (bad.status_code, bad.json()["code"]) == (400, 4)
+    assert "WAV" in bad.json()["message"]
+    huge = client.put(URL, params=key, content=b"\0" * (8 * 1024 * 1024 + 1))
+    assert (huge.status_code, huge.json()["code"]) == (413, 4)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,8 +194,9 @@ def start_server(
     workers: int = 1,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Server:
-    """Start ``renvoi serve`` on a free port and wait until it answers."""
+    """Start ``renvoi serve [args]`` on a free port and wait until it answers."""
     port = port or free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
@@ -216,7 +217,10 @@ def start_server(
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "renvoi", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "renvoi", "serve", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds for one SMTP exchange.")
+    webhook_url: str | None = Field(
+        None, description="POSTed a JSON notice of each new message (HMAC-signed)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Key of the webhook's HMAC-SHA256 signature."
+    )
     outbox_lease_seconds: int = Field(
         300,
         ge=1,

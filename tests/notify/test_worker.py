@@ -7,15 +7,20 @@ middle of a send; its successor sends the email once the lease has expired.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import http.server
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -202,3 +207,71 @@ def test_messages_past_their_retention_are_deleted_with_their_audio(
     asyncio.run(worker.apply_retention(NOW + timedelta(days=91)))
     assert store.list_messages(database, A) == []
     assert not (tmp_path / "voicemail" / "m1.wav").exists()
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: answers the statuses queued in ``answers``, keeps the calls."""
+
+    answers: ClassVar[list[int]] = []
+    calls: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hook.calls.append((dict(self.headers), body))
+        self.send_response(Hook.answers.pop(0) if Hook.answers else 200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    Hook.answers, Hook.calls = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_webhook_is_signed_and_retried_like_the_email(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int], hook: str
+) -> None:
+    write_durably(tmp_path / "voicemail" / "m1.wav", wav_of_pcm(bytes(16000)))
+    store.save_message(
+        database,
+        public_id="m1",
+        e164=A,
+        call_id="call-m1",
+        caller="+33140000001",
+        recipient="ann@example.com",
+        received_at=NOW,
+        duration_ms=1000,
+        audio_path="m1.wav",
+        size=16044,
+        message_id="<voicemail.m1@renvoi.test>",
+        webhook=True,
+    )
+    Hook.answers = [503]
+    worker = worker_for(database, tmp_path, mailbox[1], webhook_url=hook, webhook_secret="s3cret")
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 1  # the email went; the webhook waits
+    worker.clock = lambda: NOW + timedelta(minutes=2)
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 0
+    assert len(Hook.calls) == 2
+    headers, body = Hook.calls[-1]
+    assert json.loads(body) == {
+        "event": "voicemail.new",
+        "id": "m1",
+        "number": A,
+        "caller": "+33140000001",
+        "receivedAt": "2026-11-28T12:00:00Z",
+        "durationMs": 1000,
+    }
+    signed = headers["X-Renvoi-Timestamp"].encode() + b"." + body
+    expected = hmac.new(b"s3cret", signed, "sha256").hexdigest()
+    assert headers["X-Renvoi-Signature"] == f"sha256={expected}"
+    assert headers["X-Renvoi-Delivery"] == Hook.calls[0][0]["X-Renvoi-Delivery"]

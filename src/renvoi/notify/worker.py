@@ -1,4 +1,4 @@
-"""The outbox worker: sends each pending voicemail email, at least once.
+"""The outbox worker: sends each pending voicemail email (and webhook call), at least once.
 
 Each round claims the due rows with a lease (``store.voicemail.claim``), sends them with
 aiosmtplib and records the outcome: sent; refused for good (a 5xx answer: the row is
@@ -7,6 +7,11 @@ answer, a timeout: tried again later, with ``domain.voicemail.retry_delay``). A 
 killed mid-send leaves its lease to expire and the email is sent again, with the same
 Message-ID, so the recipient's mail system can recognise the duplicate.
 
+Webhook calls (``RENVOI_WEBHOOK_URL``) go through the same outbox: a JSON notice POSTed
+with ``X-Renvoi-Signature: sha256=HMAC(secret, timestamp + "." + body)`` and
+``X-Renvoi-Timestamp``; a 2xx is delivered, another 4xx (but 408 and 429) refused for
+good, anything else retried. ``X-Renvoi-Delivery`` is stable across retries.
+
 The worker also deletes messages past ``RENVOI_VOICEMAIL_RETENTION_DAYS``.
 """
 
@@ -14,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
+import httpx2
 import structlog
 
 from renvoi.config import Settings
@@ -26,7 +34,7 @@ from renvoi.domain.voicemail import NewMessage, compose, retry_delay
 from renvoi.errors import StoreError
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.store.records import PendingEmail
+from renvoi.store.records import PendingNotice
 
 log = structlog.get_logger("renvoi.outbox")
 
@@ -35,7 +43,11 @@ RETENTION_EVERY = timedelta(hours=1)
 
 
 class Permanent(Exception):
-    """The server refused the email for good."""
+    """The server refused the notice for good."""
+
+
+class Temporary(Exception):
+    """The server could not take the notice now."""
 
 
 class OutboxWorker:
@@ -82,27 +94,44 @@ class OutboxWorker:
             await self.deliver(email)
         return len(pending)
 
-    async def deliver(self, pending: PendingEmail) -> None:
+    async def deliver(self, pending: PendingNotice) -> None:
         try:
-            await self.send(pending)
+            if pending.kind == store.WEBHOOK:
+                await self.call_webhook(pending)
+            else:
+                await self.send(pending)
         except Permanent as exc:
-            log.error("email_refused", outbox=pending.outbox_id, error=str(exc))
+            log.error("notice_refused", kind=pending.kind, outbox=pending.outbox_id, error=str(exc))
             await asyncio.to_thread(
                 store.failed, self.db, pending.outbox_id, now=self.clock(), error=str(exc)
             )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (
+            aiosmtplib.SMTPException,
+            httpx2.HTTPError,
+            OSError,
+            TimeoutError,
+            Temporary,
+        ) as exc:
             delay = retry_delay(pending.attempts + 1)
             log.warning(
-                "email_retry", outbox=pending.outbox_id, error=str(exc) or type(exc).__name__
+                "notice_retry",
+                kind=pending.kind,
+                outbox=pending.outbox_id,
+                error=str(exc) or type(exc).__name__,
             )
             at = self.clock() + timedelta(seconds=delay)
             error = str(exc) or type(exc).__name__
             await asyncio.to_thread(store.retry, self.db, pending.outbox_id, at=at, error=error)
         else:
             await asyncio.to_thread(store.sent, self.db, pending.outbox_id, now=self.clock())
-            log.info("email_sent", outbox=pending.outbox_id, message_id=pending.message_id)
+            log.info(
+                "notice_sent",
+                kind=pending.kind,
+                outbox=pending.outbox_id,
+                message_id=pending.message_id,
+            )
 
-    async def send(self, pending: PendingEmail) -> None:
+    async def send(self, pending: PendingNotice) -> None:
         settings = self.settings
         audio: bytes | None = None
         if pending.size <= settings.voicemail_attach_max_bytes:
@@ -145,6 +174,41 @@ class OutboxWorker:
             if 500 <= exc.code < 600:
                 raise Permanent(f"{exc.code} {exc.message}") from exc
             raise
+
+    async def call_webhook(self, pending: PendingNotice) -> None:
+        settings = self.settings
+        if settings.webhook_url is None:
+            raise Permanent("RENVOI_WEBHOOK_URL is no longer set")
+        body = json.dumps(
+            {
+                "event": "voicemail.new",
+                "id": pending.public_id,
+                "number": pending.number,
+                "caller": pending.caller,
+                "receivedAt": pending.received_at.isoformat().replace("+00:00", "Z"),
+                "durationMs": pending.duration_ms,
+            },
+            separators=(",", ":"),
+        ).encode()
+        timestamp = str(int(self.clock().timestamp()))
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+        signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, "sha256")
+        async with httpx2.AsyncClient(timeout=settings.smtp_timeout) as client:
+            response = await client.post(
+                settings.webhook_url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Renvoi-Timestamp": timestamp,
+                    "X-Renvoi-Signature": f"sha256={signature.hexdigest()}",
+                    "X-Renvoi-Delivery": pending.message_id,
+                },
+            )
+        status = response.status_code
+        if 400 <= status < 500 and status not in (408, 429):
+            raise Permanent(f"webhook answered {status}")
+        if not 200 <= status < 300:
+            raise Temporary(f"webhook answered {status}")
 
     async def apply_retention(self, now: datetime) -> None:
         before = now - timedelta(days=self.settings.voicemail_retention_days)

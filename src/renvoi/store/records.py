@@ -114,10 +114,11 @@ class VoicemailRecord:
 
 
 @dataclass(frozen=True)
-class PendingEmail:
-    """An outbox row with what composing its email needs."""
+class PendingNotice:
+    """An outbox row (an email, or a webhook call) with what composing it needs."""
 
     outbox_id: int
+    kind: str
     attempts: int
     message_id: str
     public_id: str

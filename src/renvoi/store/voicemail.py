@@ -18,9 +18,10 @@ from sqlalchemy import delete, insert, select, update
 from renvoi.store.database import Database
 from renvoi.store.models import Greeting, Number, Outbox, Voicemail
 from renvoi.store.numbers import owned_number_id
-from renvoi.store.records import PendingEmail, VoicemailRecord
+from renvoi.store.records import PendingNotice, VoicemailRecord
 
 EMAIL = "email"
+WEBHOOK = "webhook"
 
 
 def save_message(
@@ -36,8 +37,10 @@ def save_message(
     audio_path: str,
     size: int,
     message_id: str,
+    webhook: bool = False,
 ) -> bool:
-    """Store a message and queue its email; False if the number left the platform."""
+    """Store a message and queue its email (and its webhook call); False if the number
+    left the platform."""
     with db.write() as conn:
         number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
         if number_id is None:
@@ -58,13 +61,17 @@ def save_message(
             .returning(Voicemail.id)
         )
         conn.execute(
-            insert(Outbox).values(
-                voicemail_id=voicemail_id,
-                kind=EMAIL,
-                message_id=message_id,
-                attempts=0,
-                next_attempt_at=received_at,
-            )
+            insert(Outbox),
+            [
+                {
+                    "voicemail_id": voicemail_id,
+                    "kind": kind,
+                    "message_id": message_id,
+                    "attempts": 0,
+                    "next_attempt_at": received_at,
+                }
+                for kind in ([EMAIL, WEBHOOK] if webhook else [EMAIL])
+            ],
         )
     return True
 
@@ -150,8 +157,8 @@ def delete_older_than(db: Database, before: datetime, *, limit: int = 500) -> li
         )
 
 
-def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> list[PendingEmail]:
-    """Emails due and not leased by another worker, leased to this one."""
+def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> list[PendingNotice]:
+    """Notices due and not leased by another worker, leased to this one."""
     with db.write() as conn:
         candidates = conn.scalars(
             select(Outbox.id)
@@ -181,6 +188,7 @@ def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> 
         rows = conn.execute(
             select(
                 Outbox.id,
+                Outbox.kind,
                 Outbox.attempts,
                 Outbox.message_id,
                 Voicemail.public_id,
@@ -197,7 +205,7 @@ def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> 
             .where(Outbox.id.in_(claimed))
             .order_by(Outbox.id)
         )
-        return [PendingEmail(*row) for row in rows]
+        return [PendingNotice(*tuple(row)) for row in rows]
 
 
 def sent(db: Database, outbox_id: int, *, now: datetime) -> None:
@@ -238,7 +246,7 @@ def failed(db: Database, outbox_id: int, *, now: datetime, error: str) -> None:
 
 
 def pending_count(db: Database) -> int:
-    """Emails not sent yet (nor failed for good)."""
+    """Notices not sent yet (nor failed for good)."""
     with db.read() as conn:
         return len(
             conn.scalars(

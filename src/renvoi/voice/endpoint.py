@@ -484,6 +484,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
     async def commit(self, sidecar: Path, meta: dict[str, Any]) -> None:
         """The message and its email in the database; then the sidecar goes."""
         values = {**meta, "received_at": datetime.fromisoformat(meta["received_at"])}
+        values["webhook"] = self.settings.webhook_url is not None
         delay = 1.0
         while True:
             try:

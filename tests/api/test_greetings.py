@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import os
+import shutil
 import struct
 import wave
 
@@ -82,3 +84,22 @@ def test_bad_or_huge_uploads_answer_code_4(client: TestClient, tenant: Tenant) -
     assert "WAV" in bad.json()["message"]
     huge = client.put(URL, params=key, content=b"\0" * (8 * 1024 * 1024 + 1))
     assert (huge.status_code, huge.json()["code"]) == (413, 4)
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and os.environ.get("RENVOI_TEST_REQUIRE_VOICE") != "1",
+    reason="espeak-ng not installed (CI installs it and requires this test)",
+)
+def test_a_greeting_read_by_text_to_speech(client: TestClient, tenant: Tenant) -> None:
+    key = {"apiKey": tenant.key, "number": A}
+    spoken = client.put(URL, params=key, json={"text": "Bonjour, laissez un message."})
+    assert spoken.json()["success"] is True
+    pcm = media.pcm_of_wav(client.get(URL, params=key).content)
+    assert 8000 < len(pcm) // 2 < 8000 * 10 and pcm != media.default_greeting()
+
+
+def test_text_to_speech_refuses_what_it_cannot_say(client: TestClient, tenant: Tenant) -> None:
+    key = {"apiKey": tenant.key, "number": A}
+    for body in ({"text": ""}, {"text": "x" * 501}, {"text": "Hi", "language": "xx"}, {}):
+        refused = client.put(URL, params=key, json=body)
+        assert (refused.status_code, refused.json()["code"]) == (400, 4), body

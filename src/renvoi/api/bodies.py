@@ -64,6 +64,11 @@ def _is_json(media: str | None) -> bool:
     return media is not None and (media == "application/json" or media.endswith("+json"))
 
 
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` header names JSON."""
+    return _is_json(_media_type(content_type)[0])
+
+
 def _decode(body: bytes, charset: str) -> str | None:
     try:
         return body.decode(codecs.lookup(charset).name)

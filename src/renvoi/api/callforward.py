@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
+from renvoi.api.bodies import MAX_BODY, is_json, parse_fields, read_body
 from renvoi.api.deps import CustomerDep, Services, ServicesDep, authenticate, check_address
 from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
@@ -353,13 +354,25 @@ async def put_greeting(
     request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
     """Upload a WAV file (PCM, mono or stereo, any common rate, at most 30 s): it is
-    converted to 8 kHz and played to callers instead of the default greeting."""
+    converted to 8 kHz and played to callers instead of the default greeting. Or send
+    JSON ``{"text": "...", "language": "fr"}``: read by espeak-ng, where the server has it.
+    """
     e164 = _customer_number(services, number)
     data = await read_body(request, limit=MAX_GREETING_UPLOAD, too_large="audio_too_large")
+    if is_json(request.headers.get("content-type")):
+        fields = parse_fields(data, request.headers.get("content-type"))
+        text, language = fields.get("text"), fields.get("language", "fr")
+        if not isinstance(text, str) or language not in ("fr", "en"):
+            raise ContractError(Code.BAD_REQUEST, detail="invalid_speech")
+        convert = partial(media.speak, text, language=language)
+        detail = "invalid_speech"
+    else:
+        convert = partial(media.greeting_from_upload, data)
+        detail = "invalid_audio"
     try:
-        pcm = await run_in_threadpool(media.greeting_from_upload, data)
+        pcm = await run_in_threadpool(convert)
     except ValueError as exc:
-        raise ContractError(Code.BAD_REQUEST, detail="invalid_audio") from exc
+        raise ContractError(Code.BAD_REQUEST, detail=detail) from exc
     await _read_owned(
         lambda: voicemail.set_greeting(
             services.db, e164, pcm, now=datetime.now(UTC), account_id=principal.account_id

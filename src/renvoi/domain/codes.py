@@ -99,6 +99,12 @@ MESSAGES: dict[str, Text] = {
         "Le corps n’est pas un fichier WAV utilisable : PCM, mono ou stéréo, "
         "8 à 192 kHz, 30 s au plus",
     ),
+    "invalid_speech": Text(
+        'Text-to-speech needs {"text": 1 to 500 characters, "language": fr or en} '
+        "and espeak-ng on the server",
+        'La synthèse vocale demande {"text": 1 à 500 caractères, "language": fr ou en} '
+        "et espeak-ng sur le serveur",
+    ),
     "audio_too_large": Text("Audio is larger than 8388608 bytes", "L’audio dépasse 8388608 octets"),
     "not_found": Text("Not found", "Ressource introuvable"),
     "method_not_allowed": Text("Method not allowed", "Méthode non autorisée"),

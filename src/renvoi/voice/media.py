@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import struct
+import subprocess
+import tempfile
 import wave
 from importlib import resources
 from pathlib import Path
@@ -99,6 +102,39 @@ def resample(samples: list[int], rate: int) -> bytes:
         interpolated = smoothed[index] + (following - smoothed[index]) * (position - index)
         out.append(max(-32768, min(32767, int(interpolated))))
     return struct.pack(f"<{count}h", *out)
+
+
+MAX_SPOKEN_TEXT = 500
+
+
+def speak(text: str, *, language: str = "fr") -> bytes:
+    """A greeting read by espeak-ng (when installed), as 16-bit mono 8 kHz PCM.
+
+    Raises:
+        ValueError: espeak-ng is not installed, the text is empty or too long, or the
+            synthesis failed.
+    """
+    program = shutil.which("espeak-ng")
+    text = " ".join(text.split())
+    if program is None:
+        raise ValueError("text-to-speech needs espeak-ng on the server")
+    if not text or len(text) > MAX_SPOKEN_TEXT:
+        raise ValueError(f"text of 1 to {MAX_SPOKEN_TEXT} characters")
+    # To a file: on stdout espeak-ng cannot go back to fill in the WAV header's sizes.
+    with tempfile.TemporaryDirectory(prefix="renvoi-tts-") as directory:
+        out = Path(directory) / "spoken.wav"
+        try:
+            subprocess.run(
+                [program, "-v", language, "-s", "170", "-w", str(out)],
+                input=text.encode(),
+                capture_output=True,
+                timeout=30,
+                check=True,
+            )
+            spoken = out.read_bytes()
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise ValueError(f"espeak-ng failed ({type(exc).__name__})") from None
+    return greeting_from_upload(spoken)
 
 
 def wav_of_pcm(pcm: bytes) -> bytes:

@@ -93,19 +93,7 @@ def voicemail_caller_scenario(
   </nop>
 """
     if then == "wait-for-bye":
-        body += """  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+        body += _bye_answered()
     else:
         body += '  <pause milliseconds="7500"/>\n' if pcap else ""
         body += _in_dialog("BYE", 2, retrans=True) + '  <recv response="200" crlf="true"/>\n'
@@ -137,6 +125,23 @@ def cancelling_caller_scenario(*, number: str) -> str:
 """
         + _ack_of_failure(number),
     )
+
+
+def _bye_answered() -> str:
+    """The other side hangs up: its BYE, our 200."""
+    return """  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"""
 
 
 def _ack_of_failure(number: str) -> str:
@@ -209,19 +214,7 @@ def callee_scenario(*, checks: list[str]) -> str:
 {eregs}    </action>
   </recv>
 {_answer("180 Ringing")}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"""
+{_bye_answered()}"""
     variables = ",".join(f"m{i}" for i in range(len(checks)))
     return _scenario("callee", body, variables)
 

@@ -76,19 +76,29 @@ def count_diversions(header: str | None) -> int:
     Args:
         header: every ``Diversion`` header's value joined by commas, or None.
     """
-    if not header or not header.strip():
-        return 0
-    count, depth, quoted = 1, 0, False
-    for char in header:
+    return len(split_header_list(header or ""))
+
+
+def split_header_list(value: str) -> list[str]:
+    """A SIP header value's comma-separated entries (RFC 3261 §7.3.1), not splitting on
+    the commas inside ``<>`` or quotes; empty entries dropped."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
+    for char in value:
         if char == '"':
             quoted = not quoted
         elif not quoted and char == "<":
             depth += 1
         elif not quoted and char == ">":
             depth = max(0, depth - 1)
-        elif not quoted and depth == 0 and char == ",":
-            count += 1
-    return count
+        if char == "," and not quoted and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [part for part in parts if part]
 
 
 def decide_route(state: RouteState | None, *, diversions: int, targets: SipTargets) -> Route:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from renvoi.domain.routing import split_header_list
+
 # §7.3.3 compact forms, and the canonical spelling used when building.
 COMPACT = {
     "i": "call-id",
@@ -56,7 +58,7 @@ class Message:
         """Every value of a header, lists split (§7.3.1), in order."""
         values = [v for n, v in self.headers if n == name]
         if name in LIST_HEADERS:
-            return [part for v in values for part in split_list(v)]
+            return [part for v in values for part in split_header_list(v)]
         return values
 
     def get(self, name: str) -> str | None:
@@ -144,27 +146,6 @@ def parse(data: bytes) -> Message:
         body = body[: int(length)]
     message.body = body
     return message
-
-
-def split_list(value: str) -> list[str]:
-    """Split a header value on the commas that are not inside ``<>`` or quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quoted = 0, False
-    for char in value:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char == "<":
-            depth += 1
-        elif not quoted and char == ">":
-            depth = max(0, depth - 1)
-        if char == "," and not quoted and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current).strip())
-    return [p for p in parts if p]
 
 
 def param(value: str, name: str) -> str | None:

@@ -106,7 +106,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(callforward.router)
     app.include_router(admin.router)
-    app.include_router(routing.router)
+    app.router.routes.extend(routing.routes)
     app.include_router(health.router)
     app.add_middleware(RequestContext)
     return app

@@ -1,50 +1,39 @@
 """``/internal/v1/``: what Kamailio asks on every call, and what it reports back.
 
 Not for customers: answered to loopback clients, or to any client presenting
-``RENVOI_ROUTE_TOKEN``. The route endpoint is on every call's path: its answer comes from
-the route cache (``store/routecache.py``) and the decision from ``domain.routing``.
+``RENVOI_ROUTE_TOKEN`` (others get 404, as if it did not exist). The route endpoint is on
+every call's path: its answer comes from the route cache (``store/routecache.py``) and
+the decision from ``domain.routing``.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Annotated
 
+import orjson
 import structlog
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
 
-from renvoi.api.deps import ServicesDep, bearer_matches, client_address
+from renvoi.api.deps import Services, bearer_matches, client_address
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
-from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
+from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
 
 log = structlog.get_logger("renvoi.routing")
 
 
-async def internal_caller(
-    request: Request,
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """Kamailio, on loopback or with the route token."""
+def _internal_caller(request: Request, services: Services) -> bool:
+    """Kamailio: on loopback, or presenting the route token."""
     token = services.settings.route_token
     if token is not None:
-        if bearer_matches(authorization, token):
-            return
-    else:
-        try:
-            if ipaddress.ip_address(client_address(request)).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise HTTPException(404)
-
-
-router = APIRouter(
-    prefix="/internal/v1", tags=["internal"], dependencies=[Depends(internal_caller)]
-)
+        return bearer_matches(request.headers.get("authorization"), token)
+    try:
+        return ipaddress.ip_address(client_address(request)).is_loopback
+    except ValueError:
+        return False
 
 
 # Parsing a number with phonenumbers costs more than the rest of a cached look-up, and
@@ -52,52 +41,82 @@ router = APIRouter(
 _e164 = functools.lru_cache(maxsize=65_536)(normalize_number)
 
 
-def _route_body(route: Route) -> dict[str, object]:
-    return {
-        "action": route.action,
-        "status": route.status,
-        "reason": route.reason,
-        "uri": route.uri or "",
-        "diversion": route.diversion or "",
-    }
+def _hidden() -> Response:
+    """Not found: the internal API does not exist for other callers. A new Response per
+    request: middleware adds headers to the one it is given."""
+    return Response(status_code=404)
 
 
-@router.get("/route/{number}", summary="What a call to a number must do (Kamailio)")
-async def route(
-    number: str,
-    services: ServicesDep,
-    diversion: Annotated[str | None, Query(description="The INVITE's Diversion values.")] = None,
-    call_id: Annotated[str | None, Query(description="The INVITE's Call-ID.")] = None,
-    caller: Annotated[str | None, Query(description="The caller (From user).")] = None,
-) -> Response:
-    """The route of a new call: forward, voicemail, normal, or reject with a status.
+def _bad(why: str) -> Response:
+    return Response(orjson.dumps({"detail": why}), 400, media_type="application/json")
 
-    With ``call_id``, the call is recorded (behind the answer: ``store/calllog.py``)."""
+
+def _call_id(request: Request) -> str | None:
+    value = request.query_params.get("call_id")
+    return value if value and len(value) <= 255 else None
+
+
+async def route(request: Request) -> Response:
+    """``GET /internal/v1/route/{number}?call_id=&caller=&diversion=``: what a new call
+    must do (forward, voicemail, normal, or reject with a status); with ``call_id`` the
+    call is recorded, behind the answer (``store/calllog.py``)."""
+    services: Services = request.app.state.services
+    if not _internal_caller(request, services):
+        return _hidden()
+    number: str = request.path_params["number"]
+    query = request.query_params
     e164 = _e164(number, region=services.settings.default_region)
     state = await services.routes.lookup(e164) if e164 else None
     decision = decide_route(
-        state, diversions=count_diversions(diversion), targets=services.sip_targets
+        state, diversions=count_diversions(query.get("diversion")), targets=services.sip_targets
     )
+    call_id = _call_id(request)
     if call_id and e164 and decision is not NOT_FOUND:
-        services.call_log.routed(e164=e164, call_id=call_id, caller=caller, route=decision)
+        services.call_log.routed(
+            e164=e164, call_id=call_id, caller=query.get("caller"), route=decision
+        )
     log.info("route", number=e164 or number, action=decision.action, status=decision.status)
-    return render(_route_body(decision))
+    return render(
+        {
+            "action": decision.action,
+            "status": decision.status,
+            "reason": decision.reason,
+            "uri": decision.uri or "",
+            "diversion": decision.diversion or "",
+        }
+    )
 
 
-CallId = Annotated[str, Query(min_length=1, max_length=255, description="The call's Call-ID.")]
-
-
-@router.post("/calls/outcome", summary="A routed call's final status (Kamailio)")
-async def call_outcome(
-    services: ServicesDep, call_id: CallId, status: Annotated[int, Query(ge=100, le=699)]
-) -> Response:
-    """Record the final SIP status of a routed call."""
-    services.call_log.outcome(call_id, status)
+async def call_outcome(request: Request) -> Response:
+    """``POST /internal/v1/calls/outcome?call_id=&status=``: a routed call's final status."""
+    services: Services = request.app.state.services
+    if not _internal_caller(request, services):
+        return _hidden()
+    call_id, status = _call_id(request), request.query_params.get("status", "")
+    if call_id is None or not status.isdigit() or not 100 <= int(status) <= 699:
+        return _bad("call_id (1 to 255 characters) and status (100 to 699) are required")
+    services.call_log.outcome(call_id, int(status))
     return render({"ok": True})
 
 
-@router.post("/calls/end", summary="A call hung up (Kamailio saw the BYE)")
-async def call_end(services: ServicesDep, call_id: CallId) -> Response:
-    """Record the end of the answered call with this Call-ID."""
+async def call_end(request: Request) -> Response:
+    """``POST /internal/v1/calls/end?call_id=``: the answered call hung up (a BYE)."""
+    services: Services = request.app.state.services
+    if not _internal_caller(request, services):
+        return _hidden()
+    call_id = _call_id(request)
+    if call_id is None:
+        return _bad("call_id (1 to 255 characters) is required")
     services.call_log.ended(call_id)
     return render({"ok": True})
+
+
+# Plain Starlette routes, outside FastAPI's dependency injection and validation: they
+# are on every call's path (three requests a call), and measured, that machinery cost
+# more than the work. Not in the OpenAPI page (customers never call them); the README's
+# "Calls" section documents them.
+routes = [
+    StarletteRoute("/internal/v1/route/{number}", route, methods=["GET"]),
+    StarletteRoute("/internal/v1/calls/outcome", call_outcome, methods=["POST"]),
+    StarletteRoute("/internal/v1/calls/end", call_end, methods=["POST"]),
+]

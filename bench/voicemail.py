@@ -97,9 +97,7 @@ def run(level: int, workdir: Path, expected: bytes) -> str:
         stored, whole = intact(workdir / "platform" / "voicemail", expected)
         recorded_minutes = whole * (len(expected) / 2 / 8000) / 60
         per_minute = used / recorded_minutes if recorded_minutes else float("nan")
-        return (
-            f"| {level} | {stored} | {whole} | {counter.count} | {used:.1f} | {per_minute:.2f} |"
-        )
+        return f"| {level} | {stored} | {whole} | {counter.count} | {used:.1f} | {per_minute:.2f} |"
     finally:
         platform.stop()
         smtp.stop()

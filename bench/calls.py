@@ -61,7 +61,7 @@ def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1]
 
 
-def run(cache: bool, rates: list[int], seconds: int, workdir: Path) -> list[str]:
+def run(cache: bool, rates: list[int], seconds: int, workdir: Path, workers: int) -> list[str]:
     url = f"sqlite:///{workdir / 'bench.db'}"
     db = Database(url)
     upgrade(db)
@@ -74,6 +74,7 @@ def run(cache: bool, rates: list[int], seconds: int, workdir: Path) -> list[str]
             "RENVOI_ROUTE_CACHE": str(cache).lower(),
             "RENVOI_LOG_LEVEL": "WARNING",
             "RENVOI_KAMAILIO_CHILDREN": "8",
+            "RENVOI_WORKERS": str(workers),
         },
     )
     lines = []
@@ -147,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="50,100,200,400", help="calls/s, comma-separated")
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     print(f"machine pace: 10M Python additions in {pace():.2f} s")
@@ -154,7 +156,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for cache in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
-            run(cache, rates, args.seconds, Path(tmp))
+            run(cache, rates, args.seconds, Path(tmp), args.workers)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         self.host, self.port = host or "127.0.0.1", int(port)
         self.spool = settings.data_dir.resolve() / "voicemail"
         self.calls: dict[str, Call] = {}
+        self.starting: set[str] = set()  # INVITEs whose Call is not made yet
         # Answers to non-INVITE requests, for their retransmissions (§17.2.2).
         self.answered: dict[tuple[str, str, str], bytes] = {}
         self.transport: asyncio.DatagramTransport | None = None
@@ -175,6 +176,8 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             if request.to_tag:  # a re-INVITE: not supported, the call goes on as it is
                 self.reply(request, source, 488 if call else 481, "Not Acceptable Here")
                 return
+            if request.call_id in self.starting:
+                return  # retransmitted while its mailbox is looked up: 100 Trying went
             self.spawn(self.on_invite(request, source))
         elif method == "ACK":
             if call is not None and call.state == "answered":
@@ -224,6 +227,13 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
     # --- INVITE -----------------------------------------------------------------------------
 
     async def on_invite(self, invite: sip.Message, source: Address) -> None:
+        self.starting.add(invite.call_id)
+        try:
+            await self.answer(invite, source)
+        finally:
+            self.starting.discard(invite.call_id)
+
+    async def answer(self, invite: sip.Message, source: Address) -> None:
         trying = sip.response(invite, 100, "Trying")
         self.send(trying, source)
         try:

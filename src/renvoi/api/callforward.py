@@ -138,6 +138,7 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
 NumberQuery = Annotated[
     str | None, Query(description="The virtual number, in any accepted spelling.")
 ]
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")]
 
 
 def _require(number: str | None) -> str:
@@ -205,7 +206,7 @@ async def get_calls(
     services: ServicesDep,
     principal: CustomerDep,
     number: NumberQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: LimitQuery = 100,
 ) -> Response:
     """List the calls routed to a number: caller, action, destination, status, duration."""
     e164 = _customer_number(services, number)
@@ -244,7 +245,7 @@ async def get_history(
     services: ServicesDep,
     principal: CustomerDep,
     number: NumberQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: LimitQuery = 100,
 ) -> Response:
     """List the changes made to a number's forwarding, newest first."""
     e164 = _customer_number(services, number)
@@ -286,7 +287,7 @@ async def get_voicemail(
     services: ServicesDep,
     principal: CustomerDep,
     number: NumberQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: LimitQuery = 100,
 ) -> Response:
     """List the messages left on a number: id, caller, time, length. Download one at
     ``/v1/vn/voicemail/{id}/audio``."""

@@ -174,7 +174,10 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
                     self.send(call.last_response, source)
                 return
             if request.to_tag:  # a re-INVITE: not supported, the call goes on as it is
-                self.reply(request, source, 488 if call else 481, "Not Acceptable Here")
+                if call is None:
+                    self.reply(request, source, 481, "Call/Transaction Does Not Exist")
+                else:
+                    self.reply(request, source, 488, "Not Acceptable Here")
                 return
             if request.call_id in self.starting:
                 return  # retransmitted while its mailbox is looked up: 100 Trying went
@@ -239,15 +242,18 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         try:
             offer = sdp.parse_offer(invite.body)
         except sdp.SdpError:
-            self.send(sip.response(invite, 488, "Not Acceptable Here", to_tag="x"), source)
+            self.send(
+                sip.response(invite, 488, "Not Acceptable Here", to_tag=secrets.token_hex(6)),
+                source,
+            )
             return
         number = self.mailbox_number(invite)
         recipient = await self.recipient(number) if number else None
-        if number is None or recipient is None:
+        if not number or not recipient:  # None: not on the platform; "": not in mode 2
             status, reason = (
                 (480, "Temporarily Unavailable") if recipient == "" else (404, "Not Found")
             )
-            self.send(sip.response(invite, status, reason, to_tag="x"), source)
+            self.send(sip.response(invite, status, reason, to_tag=secrets.token_hex(6)), source)
             return
         call = Call(invite, source, number, recipient, last_response=trying)
         own = await self.own_greeting(number)

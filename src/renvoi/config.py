@@ -95,7 +95,12 @@ class Settings(BaseSettings):
         description="Kamailio's control socket and runtime files; default: "
         "kamailio/ in the data directory.",
     )
-    kamailio_children: int = Field(8, ge=1, description="Kamailio UDP worker processes.")
+    kamailio_children: int = Field(
+        32,
+        ge=1,
+        description="Kamailio UDP worker processes. Each one waits while it asks the route "
+        "endpoint: measured on 2 cores, 8 saturated near 200 calls/s, 32 carried 300.",
+    )
 
     # --- voicemail (contract/voice.md) ----------------------------------------------------
     voicemail_rtp_ports: str = Field(

@@ -202,6 +202,11 @@ class Settings(BaseSettings):
         return range(int(first), int(last or first) + 1)
 
     @property
+    def voicemail_dir(self) -> Path:
+        """Where recordings are kept; the database holds paths relative to it."""
+        return (self.data_dir / "voicemail").resolve()
+
+    @property
     def rundir(self) -> Path:
         return (self.kamailio_rundir or self.data_dir / "kamailio").resolve()
 

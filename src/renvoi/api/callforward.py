@@ -331,7 +331,7 @@ async def get_voicemail_audio(
             services.db, e164, message_id, account_id=principal.account_id
         )
     )
-    path = services.settings.data_dir.resolve() / "voicemail" / (relative or "")
+    path = services.settings.voicemail_dir / (relative or "")
     if relative is None or not path.is_file():
         raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
     return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
@@ -446,5 +446,5 @@ async def delete_voicemail(
     )
     if relative is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
-    (services.settings.data_dir.resolve() / "voicemail" / relative).unlink(missing_ok=True)
+    (services.settings.voicemail_dir / relative).unlink(missing_ok=True)
     return render(envelope(Code.OK, success=True), fmt=request_format(request))

@@ -61,7 +61,7 @@ class OutboxWorker:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self.spool = settings.data_dir.resolve() / "voicemail"
+        self.spool = settings.voicemail_dir
         self._wake = asyncio.Event()
         self._last_retention: datetime | None = None
 

@@ -106,7 +106,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         self.on_message = on_message
         host, _, port = settings.voicemail_listen.rpartition(":")
         self.host, self.port = host or "127.0.0.1", int(port)
-        self.spool = settings.data_dir.resolve() / "voicemail"
+        self.spool = settings.voicemail_dir
         self.calls: dict[str, Call] = {}
         self.starting: set[str] = set()  # INVITEs whose Call is not made yet
         # Answers to non-INVITE requests, for their retransmissions (§17.2.2).

@@ -25,21 +25,25 @@ def test_route_endpoint_with_a_token(database_url: str, database: Database, tena
     assert (answer["action"], answer["status"]) == ("reject", 480)
 
 
-def test_reports_need_a_call_id_and_a_status(
+def test_reports_are_lines_of_status_or_end_and_a_call_id(
     database_url: str, database: Database, tenant: Tenant
 ) -> None:
     settings = Settings(database_url=database_url, route_token="route-secret")
     auth = {"Authorization": "Bearer route-secret"}
+    url = "/internal/v1/calls/reports"
     with TestClient(create_app(settings, db=database)) as client:
-        for url in (
-            "/internal/v1/calls/outcome?status=200",
-            "/internal/v1/calls/outcome?call_id=c1&status=99",
-            "/internal/v1/calls/outcome?call_id=c1&status=abc",
-            "/internal/v1/calls/end",
-            "/internal/v1/calls/end?call_id=" + "x" * 256,
+        for body in (
+            "200",  # no Call-ID
+            "99 c1",  # a status out of range
+            "abc c1",
+            "200 c1\nfinished c2",  # one bad line refuses the batch
+            "end " + "x" * 256,  # longer than any recorded Call-ID
         ):
-            assert client.post(url, headers=auth).status_code == 400, url
-        assert client.post("/internal/v1/calls/end?call_id=c1", headers=auth).json() == {"ok": True}
-        hidden = client.post("/internal/v1/calls/end?call_id=c1")
+            assert client.post(url, content=body, headers=auth).status_code == 400, body
+        assert client.post(url, content="x" * 65_537, headers=auth).status_code == 413
+        accepted = client.post(url, content="200 c1\nend c1 with a space\n", headers=auth)
+        assert accepted.json() == {"reports": 2}
+        assert client.post(url, content="", headers=auth).json() == {"reports": 0}
+        hidden = client.post(url, content="end c1")
         assert hidden.status_code == 404
         assert hidden.headers["X-Content-Type-Options"] == "nosniff"

@@ -119,3 +119,73 @@ def test_the_writer_task_commits_without_being_asked(database: Database, tenant:
 
     asyncio.run(scenario())
     assert [r.call_id for r in calls.list_calls(database, A)] == ["c4"]
+
+
+def test_a_retransmitted_answer_is_done_at_once(database: Database, tenant: Tenant) -> None:
+    """Kamailio reports every 200 it relays; only the first one counts, none waits."""
+    clock = Clock()
+    log = CallLog(database, clock=clock)
+    log.routed(e164=A, call_id="c5", caller=None, route=FORWARD)
+    log.outcome("c5", 200)
+    clock.now += timedelta(seconds=1)
+    log.outcome("c5", 200)
+    clock.now += timedelta(seconds=9)
+    log.ended("c5")
+    log.ended("c5")
+    asyncio.run(log.flush())
+    assert log.pending == 0
+    [record] = calls.list_calls(database, A)
+    assert (record.status, record.duration) == (200, 10.0)
+
+
+def test_a_hang_up_whose_answer_is_elsewhere_waits_for_it(
+    database: Database, database_url: str, tenant: Tenant
+) -> None:
+    here = CallLog(database)
+    elsewhere_db = Database(database_url)
+    elsewhere = CallLog(elsewhere_db)
+    try:
+        here.routed(e164=A, call_id="c6", caller=None, route=FORWARD)
+        asyncio.run(here.flush())
+        elsewhere.ended("c6")
+        asyncio.run(elsewhere.flush())
+        assert elsewhere.pending == 1
+        here.outcome("c6", 200)
+        asyncio.run(here.flush())
+        asyncio.run(elsewhere.flush())
+        assert elsewhere.pending == 0
+    finally:
+        elsewhere_db.dispose()
+    [record] = calls.list_calls(database, A)
+    assert record.answered_at is not None and record.ended_at is not None
+
+
+def test_a_hang_up_after_a_failure_changes_nothing(database: Database, tenant: Tenant) -> None:
+    clock = Clock()
+    log = CallLog(database, clock=clock)
+    log.routed(e164=A, call_id="c7", caller=None, route=FORWARD)
+    log.outcome("c7", 486)
+    asyncio.run(log.flush())
+    clock.now += timedelta(seconds=5)
+    log.ended("c7")
+    asyncio.run(log.flush())
+    assert log.pending == 0
+    [record] = calls.list_calls(database, A)
+    assert (record.status, record.answered_at, record.ended_at) == (486, None, Clock().now)
+
+
+def test_one_call_through_two_numbers_completes_both_records(
+    database: Database, tenant: Tenant
+) -> None:
+    """A forwarded to B, both on the platform: one Call-ID, two records, one set of reports."""
+    b = "+33757000002"
+    log = CallLog(database)
+    log.routed(e164=A, call_id="c8", caller=None, route=FORWARD)
+    log.routed(e164=b, call_id="c8", caller=None, route=FORWARD)
+    log.outcome("c8", 200)
+    log.ended("c8")
+    asyncio.run(log.flush())
+    assert log.pending == 0
+    for number in (A, b):
+        [record] = calls.list_calls(database, number)
+        assert (record.status, record.ended_at is not None) == (200, True), number

@@ -17,12 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from renvoi.api.bodies import MAX_BODY, read_body
 from renvoi.api.deps import Services, bearer_matches, client_address
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
+from renvoi.errors import ContractError
 
 log = structlog.get_logger("renvoi.routing")
+
+# Longer Call-IDs are routed but not recorded (the column's width).
+MAX_CALL_ID = 255
 
 
 def _internal_caller(request: Request, services: Services) -> bool:
@@ -47,13 +52,13 @@ def _hidden() -> Response:
     return Response(status_code=404)
 
 
-def _bad(why: str) -> Response:
-    return Response(orjson.dumps({"detail": why}), 400, media_type="application/json")
+def _bad(why: str, *, status: int = 400) -> Response:
+    return Response(orjson.dumps({"detail": why}), status, media_type="application/json")
 
 
 def _call_id(request: Request) -> str | None:
     value = request.query_params.get("call_id")
-    return value if value and len(value) <= 255 else None
+    return value if value and len(value) <= MAX_CALL_ID else None
 
 
 async def route(request: Request) -> Response:
@@ -87,36 +92,54 @@ async def route(request: Request) -> Response:
     )
 
 
-async def call_outcome(request: Request) -> Response:
-    """``POST /internal/v1/calls/outcome?call_id=&status=``: a routed call's final status."""
+def parse_reports(body: bytes) -> list[tuple[str, int | None]] | None:
+    """The reports of a batch: one per line, ``<status> <Call-ID>`` for a call's final
+    status (100 to 699) or ``end <Call-ID>`` for its hang-up. A Call-ID never holds a
+    line break (RFC 3261 §25.1), so lines need no escaping. ``None`` if any line is bad:
+    Kamailio writes them, so a bad one is a bug to see, not a report to guess at."""
+    reports: list[tuple[str, int | None]] = []
+    for line in body.decode("utf-8", "replace").splitlines():
+        kind, _, call_id = line.partition(" ")
+        if not 0 < len(call_id) <= MAX_CALL_ID:
+            return None
+        if kind == "end":
+            reports.append((call_id, None))
+        elif kind.isdigit() and 100 <= int(kind) <= 699:
+            reports.append((call_id, int(kind)))
+        else:
+            return None
+    return reports
+
+
+async def call_reports(request: Request) -> Response:
+    """``POST /internal/v1/calls/reports``: what became of routed calls, in batches.
+
+    Kamailio queues each call's final status and hang-up and posts them from a timer
+    process (``kamailio.cfg``, route ``REPORTS``), so that no worker waits on a report.
+    """
     services: Services = request.app.state.services
     if not _internal_caller(request, services):
         return _hidden()
-    call_id, status = _call_id(request), request.query_params.get("status", "")
-    if call_id is None or not status.isdigit() or not 100 <= int(status) <= 699:
-        return _bad("call_id (1 to 255 characters) and status (100 to 699) are required")
-    services.call_log.outcome(call_id, int(status))
-    return render({"ok": True})
-
-
-async def call_end(request: Request) -> Response:
-    """``POST /internal/v1/calls/end?call_id=``: the answered call hung up (a BYE)."""
-    services: Services = request.app.state.services
-    if not _internal_caller(request, services):
-        return _hidden()
-    call_id = _call_id(request)
-    if call_id is None:
-        return _bad("call_id (1 to 255 characters) is required")
-    services.call_log.ended(call_id)
-    return render({"ok": True})
+    try:
+        body = await read_body(request)
+    except ContractError:
+        return _bad(f"at most {MAX_BODY} bytes of reports", status=413)
+    reports = parse_reports(body)
+    if reports is None:
+        return _bad("one report per line: '<status 100-699> <Call-ID>' or 'end <Call-ID>'")
+    for call_id, status in reports:
+        if status is None:
+            services.call_log.ended(call_id)
+        else:
+            services.call_log.outcome(call_id, status)
+    return render({"reports": len(reports)})
 
 
 # Plain Starlette routes, outside FastAPI's dependency injection and validation: they
-# are on every call's path (three requests a call), and measured, that machinery cost
-# more than the work. Not in the OpenAPI page (customers never call them); the README's
-# "Calls" section documents them.
+# are on every call's path (a request per call, and batches of reports), and measured,
+# that machinery cost more than the work. Not in the OpenAPI page (customers never call
+# them); the README's "Calls" section documents them.
 routes = [
     StarletteRoute("/internal/v1/route/{number}", route, methods=["GET"]),
-    StarletteRoute("/internal/v1/calls/outcome", call_outcome, methods=["POST"]),
-    StarletteRoute("/internal/v1/calls/end", call_end, methods=["POST"]),
+    StarletteRoute("/internal/v1/calls/reports", call_reports, methods=["POST"]),
 ]

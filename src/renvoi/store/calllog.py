@@ -21,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import anyio.to_thread
 import structlog
-from sqlalchemy import Connection
 
 from renvoi.domain.routing import Route
 from renvoi.errors import StoreError
 from renvoi.store import calls
-from renvoi.store.calls import NewCall
+from renvoi.store.calls import NewCall, Report
 from renvoi.store.database import Database
 
 log = structlog.get_logger("renvoi.calllog")
@@ -40,26 +38,7 @@ log = structlog.get_logger("renvoi.calllog")
 RETRY_WAITING = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    call_id: str
-    status: int
-    at: datetime
-
-    def apply(self, conn: Connection) -> bool:
-        return calls.set_outcome(conn, self.call_id, status=self.status, at=self.at)
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    call_id: str
-    at: datetime
-
-    def apply(self, conn: Connection) -> bool:
-        return calls.set_end(conn, self.call_id, at=self.at)
-
-
-Event = NewCall | Outcome | Ended
+Event = NewCall | Report
 
 
 class CallLog:
@@ -98,10 +77,10 @@ class CallLog:
         self._add(NewCall(e164, call_id, caller, route, self._clock()))
 
     def outcome(self, call_id: str, status: int) -> None:
-        self._add(Outcome(call_id, status, self._clock()))
+        self._add(Report(call_id, status, self._clock()))
 
     def ended(self, call_id: str) -> None:
-        self._add(Ended(call_id, self._clock()))
+        self._add(Report(call_id, None, self._clock()))
 
     def _add(self, event: Event) -> None:
         self._events.append(event)
@@ -157,18 +136,19 @@ class CallLog:
             log.info("call_reports_unmatched", count=len(unapplied) - len(self._waiting))
 
     def write(self, batch: list[Event]) -> list[Event]:
-        """Apply ``batch`` in one transaction; returns the reports that found no record.
+        """Apply ``batch`` in one transaction; returns the reports that must wait for
+        their record.
 
         The new calls go first, in one statement: a report always follows its call's
         routing, so none of them can need a report of this batch to go before it.
         """
         new = [event for event in batch if isinstance(event, NewCall)]
+        reports = [event for event in batch if isinstance(event, Report)]
         with self._db.write() as conn:
             if new:
                 calls.insert_calls(conn, new)
-            return [
-                event for event in batch if not isinstance(event, NewCall) and not event.apply(conn)
-            ]
+            waiting: list[Event] = [*calls.apply_reports(conn, reports)] if reports else []
+        return waiting
 
     async def close(self) -> None:
         """Stop, after writing what is held (at shutdown); a database still down then

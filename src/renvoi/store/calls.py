@@ -106,17 +106,83 @@ def insert_calls(conn: Connection, new: Sequence[NewCall]) -> None:
     )
 
 
-def set_outcome(conn: Connection, call_id: str, *, status: int, at: datetime) -> bool:
-    """The final SIP status of a routed call (2xx: answered at ``at``); False when no
-    record awaits one."""
-    statement = _ANSWERED if 200 <= status < 300 else _FAILED
-    result = conn.execute(statement, {"b_call_id": call_id, "b_status": status, "b_at": at})
-    return result.rowcount > 0
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What became of a routed call: its final SIP status, or (``status`` None) its
+    hang-up."""
+
+    call_id: str
+    status: int | None
+    at: datetime
 
 
-def set_end(conn: Connection, call_id: str, *, at: datetime) -> bool:
-    """The answered call with this Call-ID hung up; False when no record awaits that."""
-    return conn.execute(_ENDED, {"b_call_id": call_id, "b_at": at}).rowcount > 0
+@dataclass(slots=True)
+class _Awaits:
+    """What the records of one Call-ID can still take (several records share a Call-ID
+    when a call is forwarded from one of the platform's numbers to another)."""
+
+    outcome: bool
+    end: bool
+
+
+# Bounded IN lists: SQLite accepts at most 32,766 parameters in a statement.
+_LOOKUP_CHUNK = 500
+
+
+def apply_reports(conn: Connection, reports: Sequence[Report]) -> list[Report]:
+    """Apply ``reports`` in order; returns those that must wait for their record.
+
+    A report waits when it has no record yet (another process has yet to commit the
+    call's routing), and a hang-up also while its call has no answer yet. A report that
+    its record has already taken (a retransmitted 200, a hang-up after a failure) is
+    done. The records' states are read once and followed here, so that the batch costs
+    three statements, not one per report; the statements' conditions are the same as
+    this bookkeeping's, so a record is never updated twice.
+    """
+    awaits = _read_awaits(conn, {report.call_id for report in reports})
+    answered: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    ended: list[dict[str, object]] = []
+    waiting: list[Report] = []
+    for report in reports:
+        record = awaits.get(report.call_id)
+        params: dict[str, object] = {
+            "b_call_id": report.call_id,
+            "b_status": report.status,
+            "b_at": report.at,
+        }
+        if record is None:
+            waiting.append(report)
+        elif report.status is not None:
+            if record.outcome:
+                record.outcome = False
+                record.end = record.end or 200 <= report.status < 300
+                (answered if 200 <= report.status < 300 else failed).append(params)
+        elif record.end:
+            record.end = False
+            ended.append(params)
+        elif record.outcome:
+            waiting.append(report)  # its answer is still on its way
+    for statement, rows in ((_ANSWERED, answered), (_FAILED, failed), (_ENDED, ended)):
+        if rows:
+            conn.execute(statement, rows)
+    return waiting
+
+
+def _read_awaits(conn: Connection, call_ids: set[str]) -> dict[str, _Awaits]:
+    awaits: dict[str, _Awaits] = {}
+    ordered = sorted(call_ids)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        rows = conn.execute(
+            select(Call.call_id, Call.status, Call.answered_at, Call.ended_at).where(
+                Call.call_id.in_(ordered[start : start + _LOOKUP_CHUNK])
+            )
+        )
+        for call_id, status, answered_at, ended_at in rows:
+            record = awaits.setdefault(call_id, _Awaits(outcome=False, end=False))
+            record.outcome = record.outcome or status is None
+            record.end = record.end or (answered_at is not None and ended_at is None)
+    return awaits
 
 
 def list_calls(

@@ -29,10 +29,13 @@ from tests.conftest import (
 from tests.voice.conftest import free_udp_port, start_platform
 from tests.voice.sipp import callee_scenario, caller_scenario, run_sipp
 
+from renvoi.config import Settings
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 
 NUMBER = "+33757000001"
+# The carrier rings this long before answering (see ``callee_scenario``).
+RING_MS = 20
 
 
 def rtts(path: Path) -> list[float]:
@@ -92,7 +95,7 @@ def run(
             carrier = run_sipp(
                 run_dir,
                 "carrier",
-                callee_scenario(checks=[]),
+                callee_scenario(checks=[], ring_ms=RING_MS),
                 port=platform.trunk_port,
                 control_port=free_port(),
                 calls=total,
@@ -151,7 +154,12 @@ def main() -> None:
     parser.add_argument("--rates", default="50,100,200,400", help="calls/s, comma-separated")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
-    parser.add_argument("--children", type=int, default=8, help="Kamailio UDP workers")
+    parser.add_argument(
+        "--children",
+        type=int,
+        default=Settings.model_fields["kamailio_children"].default,
+        help="Kamailio UDP workers (default: the product's)",
+    )
     parser.add_argument("--no-off", action="store_true", help="skip the cache-off runs")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]

@@ -101,7 +101,9 @@ def voicemail_caller_scenario(
 
 
 def cancelling_caller_scenario(*, number: str) -> str:
-    """A caller that hangs up while it rings: CANCEL (same Via branch), 200, then 487."""
+    """A caller that hangs up while it rings: CANCEL (same Via branch), then the CANCEL's
+    200 and the INVITE's 487, in either order: the proxy answers the CANCEL itself while
+    another of its workers relays the 487, and over UDP either may arrive first."""
     return _scenario(
         "cancelling-caller",
         # The CANCEL goes once it rings; SIPp needs no optional receive just before it.
@@ -120,10 +122,18 @@ def cancelling_caller_scenario(*, number: str) -> str:
       Content-Length: 0
     ]]>
   </send>
+  <recv response="487" optional="true" next="late"/>
   <recv response="200"/>
   <recv response="487"/>
 """
-        + _ack_of_failure(number),
+        + _ack_of_failure(number)
+        + """  <nop next="done"/>
+  <label id="late"/>
+"""
+        + _ack_of_failure(number)
+        + """  <recv response="200"/>
+  <label id="done"/>
+""",
     )
 
 
@@ -201,19 +211,25 @@ def _answer(status: str, *, sdp: bool = False) -> str:
 """
 
 
-def callee_scenario(*, checks: list[str]) -> str:
+def callee_scenario(*, checks: list[str], ring_ms: int = 0) -> str:
     """A callee that answers one call, after checking the INVITE against ``checks``
-    (regular expressions over the whole message; each must match)."""
+    (regular expressions over the whole message; each must match), ringing ``ring_ms``
+    between its 180 and its 200.
+
+    Without a ring time the 180 and the 200 leave together, and the proxy's workers may
+    relay them in either order (UDP promises none): a caller then sees a 180 after the
+    200, which SIPp's caller takes for an unexpected message and aborts the call."""
     eregs = "".join(
         f'      <ereg regexp="{escape(check, {chr(34): "&quot;"})}" search_in="msg" '
         f'check_it="true" assign_to="m{i}"/>\n'
         for i, check in enumerate(checks)
     )
+    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms else ""
     body = f"""  <recv request="INVITE" crlf="true">
     <action>
 {eregs}    </action>
   </recv>
-{_answer("180 Ringing")}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
+{_answer("180 Ringing")}{ring}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
 {_bye_answered()}"""
     variables = ",".join(f"m{i}" for i in range(len(checks)))
     return _scenario("callee", body, variables)

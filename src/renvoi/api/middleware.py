@@ -61,7 +61,9 @@ class RequestContext:
             await self.app(scope, receive, send_with_headers)
         finally:
             client = scope.get("client")
-            log.info(
+            # Kamailio's requests, one or more per call, are logged by their endpoints
+            # (the route and its decision); their access lines only at DEBUG.
+            (log.debug if path.startswith("/internal/") else log.info)(
                 "request",
                 method=scope["method"],
                 path=path,

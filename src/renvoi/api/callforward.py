@@ -16,7 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from renvoi.api.bodies import MAX_BODY, is_json, parse_fields, read_body
-from renvoi.api.deps import CustomerDep, Services, ServicesDep, authenticate, check_address
+from renvoi.api.deps import (
+    CustomerDep,
+    Services,
+    ServicesDep,
+    authenticate,
+    check_address,
+    store_read,
+)
 from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
 from renvoi.domain.callforward import parse_command
@@ -177,12 +184,15 @@ async def get_callforward(
     request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
     """Read what happens to calls on a virtual number now."""
-    record = await run_in_threadpool(
-        numbers.forwarding_of,
+    wanted = _require(number)
+    record = await store_read(
         services.db,
-        _require(number),
-        region=services.settings.default_region,
-        account_id=principal.account_id,
+        lambda: numbers.forwarding_of(
+            services.db,
+            wanted,
+            region=services.settings.default_region,
+            account_id=principal.account_id,
+        ),
     )
     body = envelope(
         Code.OK,

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from renvoi.errors import NotFoundError
 from renvoi.store.database import Database
@@ -112,6 +112,13 @@ def _key(conn: Connection, key_id: str) -> KeyRecord:
     return KeyRecord(*row)
 
 
+# Built once: it runs for every authenticated request (constructing a statement costs
+# more than executing this one).
+_LIVE_KEY = select(ApiKey.id, ApiKey.account_id).where(
+    ApiKey.key_hash == bindparam("b_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 def authenticate(db: Database, api_key: str) -> Principal | None:
     """Find the live key a request presents (contract check 2), or None.
 
@@ -119,11 +126,7 @@ def authenticate(db: Database, api_key: str) -> Principal | None:
     time it takes says nothing about how close a guess was.
     """
     with db.read() as conn:
-        row = conn.execute(
-            select(ApiKey.id, ApiKey.account_id).where(
-                ApiKey.key_hash == hash_key(api_key), ApiKey.revoked_at.is_(None)
-            )
-        ).one_or_none()
+        row = conn.execute(_LIVE_KEY, {"b_hash": hash_key(api_key)}).one_or_none()
     return Principal(key_id=row[0], account_id=row[1]) if row else None
 
 

@@ -1,0 +1,1 @@
+"""What renvoi's request path is measured against (``bench/api.py``)."""

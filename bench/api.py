@@ -253,16 +253,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def settle(server_pid: int, *, limit: float = 30.0) -> None:
-    """Wait until the server is idle (under 2 % of a core for 0.2 s)."""
+def settle(server_pid: int, *, quiet: float = 1.5, limit: float = 60.0) -> None:
+    """Wait until the server has used no CPU for ``quiet`` seconds: the requests wrk left
+    in flight are answered (one waiting on a lock uses no CPU meanwhile, hence the
+    length: a lock is held for milliseconds)."""
     pids = process_tree(server_pid)
     deadline = time.monotonic() + limit
-    before = cpu_seconds(pids)
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
+    before, idle_since = cpu_seconds(pids), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - idle_since < quiet:
+        time.sleep(0.1)
         now = cpu_seconds(pids)
-        if now - before < 0.004:
-            return
+        if now - before > 0.002:
+            idle_since = time.monotonic()
         before = now
 
 
@@ -314,12 +316,17 @@ def measure(
     server_pid: int,
     args: argparse.Namespace,
 ) -> list[Figure]:
-    wrk(url, script, 8, 2, server_pid)  # warm up: caches, connections, JIT-free but lazy
+
+    def run(connections: int, seconds: int) -> dict[str, Any]:
+        settle(server_pid)  # the requests wrk left in flight at the end of the last run
+        if scenario == "write":
+            reset(database_url)
+        return wrk(url, script, connections, seconds, server_pid)
+
+    run(8, 2)  # warm up: caches, connections, lazy imports
     figures = []
     for connections in args.connections:
-        rounds = [
-            wrk(url, script, connections, args.seconds, server_pid) for _ in range(args.rounds)
-        ]
+        rounds = [run(connections, args.seconds) for _ in range(args.rounds)]
         middle = sorted(rounds, key=lambda r: r["requests"])[len(rounds) // 2]
         requests = middle["requests"]
         figures.append(

@@ -311,3 +311,54 @@ def test_history_is_written_only_for_successes(
         (2, "a@example.com", 1, tenant.key_id),
         (1, DEST, 0, tenant.key_id),
     ]
+
+
+# --- dryRun (renvoi extension) ----------------------------------------------------------
+
+
+def test_dry_run_answers_what_the_change_would_get_and_changes_nothing(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    from renvoi.store.numbers import get_number, history
+
+    response = post(client, apiKey=tenant.key, number=A, type=1, param=DEST, dryRun=True)
+    assert response.json() == {
+        "success": True,
+        "code": 1,
+        "message": "Callforward enabled",
+        "dryRun": True,
+    }
+    assert get_number(database, A, region="FR").type == 0
+    assert history(database, A, region="FR") == []
+    # ... and the real change still succeeds afterwards: nothing half-done in between.
+    assert answer(post(client, apiKey=tenant.key, number=A, type=1, param=DEST))[1] == 1
+
+
+@pytest.mark.parametrize("flag", [True, "true", "1"])
+def test_dry_run_refuses_as_the_change_would(
+    client: TestClient, tenant: Tenant, flag: object
+) -> None:
+    """Every check runs: here the loop refusal (12), which reads other numbers."""
+    assert post(client, apiKey=tenant.key, number=A, type=1, param=B).status_code == 200
+    response = post(client, apiKey=tenant.key, number=B, type=1, param=A, dryRun=flag)
+    assert (response.status_code, response.json()["code"]) == (400, 12)
+
+
+def test_dry_run_false_is_a_real_change(client: TestClient, tenant: Tenant) -> None:
+    assert (
+        answer(post(client, apiKey=tenant.key, number=A, type=1, param=DEST, dryRun=False))[1] == 1
+    )
+    assert answer(post(client, apiKey=tenant.key, number=A, type=1, param=DEST))[1] == 16
+
+
+def test_dry_run_in_a_form(client: TestClient, tenant: Tenant) -> None:
+    form = {"apiKey": tenant.key, "number": A, "type": "1", "param": DEST, "dryRun": "true"}
+    assert client.post(URL, data=form).json()["dryRun"] is True
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, ["true"]])
+def test_dry_run_must_be_a_boolean(client: TestClient, tenant: Tenant, flag: object) -> None:
+    status, code, message = answer(
+        post(client, apiKey=tenant.key, number=A, type=1, param=DEST, dryRun=flag)
+    )
+    assert (status, code, message) == (400, 4, "dryRun must be true or false")

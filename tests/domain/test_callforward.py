@@ -16,6 +16,7 @@ from renvoi.domain.callforward import (
     parse_command,
     parse_type,
     require_api_key,
+    wants_dry_run,
 )
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
@@ -278,3 +279,28 @@ def test_decide_gives_up_on_a_chain_longer_than_max_chain() -> None:
     hops = {f"+336123456{i:02d}": f"+336123456{i + 1:02d}" for i in range(MAX_CHAIN + 1)}
     wanted = Setting(Mode.FORWARD, "+33612345600")
     assert decide_code(state(), wanted, chain(hops)) is Code.FORWARD_INVALID
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, False),
+        ({"dryRun": None}, False),
+        ({"dryRun": False}, False),
+        ({"dryRun": "false"}, False),
+        ({"dryRun": "0"}, False),
+        ({"dryRun": ""}, False),
+        ({"dryRun": True}, True),
+        ({"dryRun": "true"}, True),
+        ({"dryRun": "1"}, True),
+    ],
+)
+def test_dry_run_flag(fields: dict[str, object], expected: bool) -> None:
+    assert wants_dry_run(fields) is expected
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, ["true"], "TRUE"])
+def test_dry_run_flag_refuses_anything_else(value: object) -> None:
+    with pytest.raises(ContractError) as caught:
+        wants_dry_run({"dryRun": value})
+    assert (caught.value.code, caught.value.detail) == (Code.BAD_REQUEST, "invalid_dry_run")

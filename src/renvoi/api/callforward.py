@@ -24,9 +24,15 @@ from renvoi.api.deps import (
     check_address,
     store_read,
 )
-from renvoi.api.envelope import envelope, render, request_format, wanted_format
+from renvoi.api.envelope import (
+    ENVELOPE_SCHEMA,
+    envelope,
+    render,
+    request_format,
+    wanted_format,
+)
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
-from renvoi.domain.callforward import parse_command
+from renvoi.domain.callforward import parse_command, wants_dry_run
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError, NotFoundError
@@ -38,15 +44,6 @@ router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
 
 T = TypeVar("T")
 
-_ENVELOPE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["success", "code", "message"],
-    "properties": {
-        "success": {"type": "boolean"},
-        "code": {"type": "integer"},
-        "message": {"type": "string"},
-    },
-}
 _FIELDS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -71,6 +68,12 @@ _FIELDS_SCHEMA: dict[str, Any] = {
             "email address notified of each new voicemail message.",
         },
         "_format": {"type": "string", "enum": ["json", "xml"], "default": "json"},
+        "dryRun": {
+            "description": "renvoi extension: true runs every check and answers the code "
+            "the change would get, with `dryRun: true`, changing nothing. JSON boolean, or "
+            "true/false/1/0 in a form.",
+            "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false", "1", "0"]}],
+        },
     },
     "required": ["apiKey", "number", "type"],
 }
@@ -92,13 +95,13 @@ def _responses(success: str) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {
         200: {
             "description": success,
-            "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}, **xml},
+            "content": {"application/json": {"schema": ENVELOPE_SCHEMA}, **xml},
         }
     }
     for status, codes in sorted(_codes_by_status().items()):
         responses[status] = {
             "description": "; ".join(codes),
-            "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}, **xml},
+            "content": {"application/json": {"schema": ENVELOPE_SCHEMA}, **xml},
         }
     return responses
 
@@ -126,17 +129,24 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
     check_address(services, request)
     fields = parse_fields(await read_body(request), request.headers.get("content-type"))
     request.state.format = wanted_format(fields.get("_format"))
+    dry_run = wants_dry_run(fields)
     principal = await authenticate(services, request, fields)
     command = parse_command(
         fields, region=services.settings.default_region, refused=services.refused
     )
     applied = await run_in_threadpool(
-        numbers.change_forwarding,
-        services.db,
-        command,
-        principal=principal,
-        region=services.settings.default_region,
+        partial(
+            numbers.change_forwarding,
+            services.db,
+            command,
+            principal=principal,
+            region=services.settings.default_region,
+            dry_run=dry_run,
+        )
     )
+    if applied.dry_run:
+        body = envelope(applied.code, success=True, dryRun=True)
+        return render(body, fmt=request_format(request))
     # This node never routes a call on the state it just replaced (other nodes: routecache).
     services.routes.invalidate(applied.number)
     return render(envelope(applied.code, success=True), fmt=request_format(request))

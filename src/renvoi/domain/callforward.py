@@ -118,6 +118,23 @@ def parse_type(value: object, *, present: bool) -> Mode:
     raise ContractError(Code.TYPE_INVALID)
 
 
+def wants_dry_run(fields: Mapping[str, object]) -> bool:
+    """renvoi's extension ``dryRun``: true runs every check and changes nothing.
+
+    JSON ``true``/``false``, or a form's ``true``/``false``/``1``/``0``; absent (or
+    ``null``, or empty) is false.
+
+    Raises:
+        ContractError: code 4 (``invalid_dry_run``) for any other value.
+    """
+    value = fields.get("dryRun")
+    if value is None or value is False or value in ("false", "0", ""):
+        return False
+    if value is True or value in ("true", "1"):
+        return True
+    raise ContractError(Code.BAD_REQUEST, detail="invalid_dry_run")
+
+
 def parse_command(fields: Mapping[str, object], *, region: str, refused: frozenset[int]) -> Command:
     """Checks 3 to 8, in the contract's order.
 

@@ -94,6 +94,7 @@ MESSAGES: dict[str, Text] = {
         "Content-Type non pris en charge : envoyez du JSON ou un formulaire",
     ),
     "too_large": Text("Body is larger than 65536 bytes", "Le corps dépasse 65536 octets"),
+    "invalid_dry_run": Text("dryRun must be true or false", "dryRun doit valoir true ou false"),
     "invalid_audio": Text(
         "Body is not a usable WAV file: PCM, mono or stereo, 8 to 192 kHz, at most 30 s",
         "Le corps n’est pas un fichier WAV utilisable : PCM, mono ou stéréo, "

@@ -303,6 +303,7 @@ class Applied:
 
     code: Code
     number: str
+    dry_run: bool = False  # nothing was written
 
 
 def change_forwarding(
@@ -312,8 +313,10 @@ def change_forwarding(
     principal: Principal,
     region: str,
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> Applied:
-    """Apply a validated request to its number: contract checks 9 to 14, then the change.
+    """Apply a validated request to its number: contract checks 9 to 14, then the change
+    (with ``dry_run``, the checks only: the answer the change would get, nothing written).
 
     The number's row is locked for the whole decision (``BEGIN IMMEDIATE`` on SQLite,
     ``FOR UPDATE`` on PostgreSQL), so of many identical requests exactly one changes it
@@ -352,6 +355,8 @@ def change_forwarding(
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOOP_LOCK})
         code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
         assert row is not None and state is not None  # decide raised otherwise
+        if dry_run:
+            return Applied(code=code, number=e164, dry_run=True)
         when = now or datetime.now(UTC)
         conn.execute(
             _SET_FORWARDING,

@@ -6,7 +6,7 @@ UV     := .tools/bin/uv
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup run test test-fast lint audit format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -38,6 +38,12 @@ lint: setup
 	$(BIN)/ruff check src tests bench proofs
 	$(BIN)/ruff format --check src tests bench proofs
 	$(BIN)/mypy
+
+## Known vulnerabilities in the locked dependencies (pip-audit, PyPI's advisory data).
+## Fails on a known vulnerability; lists the packages it could not look up.
+audit: setup
+	$(UV) export --frozen --format requirements-txt --no-emit-project -q > $(VENV)/audit-requirements.txt
+	$(BIN)/pip-audit -r $(VENV)/audit-requirements.txt --disable-pip --progress-spinner off
 
 format: setup
 	$(BIN)/ruff format src tests bench proofs

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from renvoi.api.deps import AdminDep, ServicesDep
-from renvoi.api.envelope import render
+from renvoi.api.envelope import ENVELOPE_SCHEMA, render
 from renvoi.store import accounts, numbers
 from renvoi.store.records import (
     AccountRecord,
@@ -27,7 +27,24 @@ from renvoi.store.records import (
     as_json,
 )
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+    }
+
+
+# What any admin operation may answer besides its success (operator errors: errors.py).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid value (code 4), e.g. a number that does not parse"),
+    401: {"description": "Wrong admin token"},
+    404: _error("No such account, key or number (or the admin API is off)"),
+    409: _error("Already exists"),
+    503: _error("Database unavailable (code 20)"),
+}
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep], responses=_ERRORS)
 
 
 class AccountIn(BaseModel):

@@ -76,6 +76,18 @@ def render(
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+# The envelope every answer of the customer and admin APIs shares, for the OpenAPI page.
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "code", "message"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+    },
+}
+
+
 def envelope(
     code: Code,
     *,

@@ -119,6 +119,27 @@ def account_list(context: typer.Context, json_: JsonOption = False) -> None:
     _emit(accounts.list_accounts(_current(context).db), json_, ["id", "name", "created_at"])
 
 
+@account_app.command("countries")
+def account_countries(
+    context: typer.Context,
+    account_id: str,
+    countries: Annotated[
+        list[str] | None, typer.Argument(help="ISO codes (FR BE ...); none: show the list.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Lift the limit: every country.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Show or set the countries an account's numbers may forward to."""
+    db = _current(context).db
+    if all_:
+        record = accounts.set_countries(db, account_id, None)
+    elif countries:
+        record = accounts.set_countries(db, account_id, countries)
+    else:
+        record = accounts.countries_of(db, account_id)
+    _emit(record, json_)
+
+
 @key_app.command("create")
 def key_create(context: typer.Context, account_id: str, json_: JsonOption = False) -> None:
     """Add an API key to an account (shown only now)."""

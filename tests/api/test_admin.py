@@ -115,3 +115,17 @@ def test_openapi_documents_the_endpoint_and_its_codes(client: TestClient) -> Non
     assert "19: Too many requests" in operation["responses"]["429"]["description"]
     assert "/admin/v1/numbers" in schema["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_account_countries_over_http(admin: TestClient) -> None:
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    url = f"/admin/v1/accounts/{account['id']}/countries"
+    assert admin.get(url).json() == {"id": account["id"], "countries": None}
+    assert admin.put(url, json={"countries": ["be", "FR"]}).json()["countries"] == ["BE", "FR"]
+    assert admin.get(url).json()["countries"] == ["BE", "FR"]
+    assert admin.put(url, json={"countries": None}).json()["countries"] is None
+    unknown = admin.put(url, json={"countries": ["XX"]})
+    assert (unknown.status_code, unknown.json()["code"]) == (400, 4)
+    assert "XX" in unknown.json()["message"]
+    missing = admin.get("/admin/v1/accounts/acc_nope/countries")
+    assert missing.status_code == 404

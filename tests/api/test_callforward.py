@@ -362,3 +362,22 @@ def test_dry_run_must_be_a_boolean(client: TestClient, tenant: Tenant, flag: obj
         post(client, apiKey=tenant.key, number=A, type=1, param=DEST, dryRun=flag)
     )
     assert (status, code, message) == (400, 4, "dryRun must be true or false")
+
+
+# --- a per-account country allowlist (renvoi extension) ----------------------------------
+
+
+def test_a_destination_outside_the_accounts_countries_is_12_naming_it(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    accounts.set_countries(database, tenant.account_id, ["FR"])
+    status, code, message = answer(
+        post(client, apiKey=tenant.key, number=A, type=1, param="+32470123456")
+    )
+    assert (status, code) == (400, 12)
+    assert message == ("Forward number is not valid: calls to BE are not allowed for this account")
+    assert answer(post(client, apiKey=tenant.key, number=A, type=1, param=DEST))[1] == 1
+    # Voicemail has no destination country; lifting the limit lets Belgium through.
+    assert answer(post(client, apiKey=tenant.key, number=B, type=2, param="a@example.com"))[1] == 3
+    accounts.set_countries(database, tenant.account_id, None)
+    assert answer(post(client, apiKey=tenant.key, number=A, type=1, param="+32470123456"))[1] == 1

@@ -148,3 +148,14 @@ def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatc
     assert (tmp_path / "run").is_dir()
     printed = renvoi("kamailio", "config")
     assert printed["config"] == text
+
+
+def test_account_countries(renvoi: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    assert renvoi("account", "countries", account["id"]) == {"id": account["id"], "countries": None}
+    assert renvoi("account", "countries", account["id"], "fr", "BE")["countries"] == ["BE", "FR"]
+    assert renvoi("account", "countries", account["id"])["countries"] == ["BE", "FR"]
+    assert renvoi("account", "countries", account["id"], "--all")["countries"] is None
+    with pytest.raises(SystemExit) as refused:
+        renvoi("account", "countries", account["id"], "XX")
+    assert refused.value.code != 0

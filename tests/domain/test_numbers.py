@@ -7,8 +7,10 @@ import pytest
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import (
     DEFAULT_REFUSED_TYPES,
+    check_country,
     check_destination,
     normalize_number,
+    parse_countries,
     refused_types,
     region_of,
 )
@@ -111,3 +113,18 @@ def test_region_of() -> None:
 
 def test_check_destination_refuses_numbers_not_dialable_from_abroad() -> None:
     assert reason_of("+611800123456") == "not_dialable"  # Australian freephone
+
+
+def test_parse_countries_upper_cases_and_refuses_unknown_codes() -> None:
+    assert parse_countries(["fr", " BE "]) == frozenset({"FR", "BE"})
+    with pytest.raises(ValueError, match="XX"):
+        parse_countries(["FR", "XX"])
+
+
+def test_check_country() -> None:
+    check_country("+32470123456", None)  # no list: every country
+    check_country("+32470123456", frozenset({"BE", "FR"}))
+    with pytest.raises(ContractError) as refused:
+        check_country("+32470123456", frozenset({"FR"}))
+    assert refused.value.code == Code.FORWARD_INVALID
+    assert refused.value.reason is not None and refused.value.reason.args == {"region": "BE"}

@@ -18,6 +18,7 @@ from renvoi.api.deps import AdminDep, ServicesDep
 from renvoi.api.envelope import ENVELOPE_SCHEMA, render
 from renvoi.store import accounts, numbers
 from renvoi.store.records import (
+    AccountCountries,
     AccountRecord,
     ChangeRecord,
     KeyRecord,
@@ -51,6 +52,14 @@ class AccountIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class CountriesIn(BaseModel):
+    countries: list[str] | None = Field(
+        description="ISO 3166 codes the account's numbers may forward to; null: all.",
+        examples=[["FR", "BE"]],
+        max_length=300,
+    )
+
+
 class NumberIn(BaseModel):
     number: str = Field(min_length=1, max_length=40, examples=["+33612345678"])
     account_id: str = Field(min_length=1, max_length=40)
@@ -59,6 +68,22 @@ class NumberIn(BaseModel):
 
 def _json(value: Any, status: int = 200) -> Response:
     return render(as_json(value), status=status)
+
+
+@router.get("/accounts/{account_id}/countries", response_model=AccountCountries)
+async def get_countries(account_id: str, services: ServicesDep) -> Response:
+    """The countries an account's numbers may forward to (null: all)."""
+    return _json(await run_in_threadpool(accounts.countries_of, services.db, account_id))
+
+
+@router.put("/accounts/{account_id}/countries", response_model=AccountCountries)
+async def put_countries(account_id: str, body: CountriesIn, services: ServicesDep) -> Response:
+    """Limit the countries an account's numbers may forward to (renvoi extension; null
+    lifts the limit). A refused destination answers 12 with the country's code."""
+    record = await run_in_threadpool(
+        accounts.set_countries, services.db, account_id, body.countries
+    )
+    return _json(record)
 
 
 @router.post("/accounts", status_code=201, response_model=NewAccount)

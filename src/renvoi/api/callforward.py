@@ -32,9 +32,9 @@ from renvoi.api.envelope import (
     wanted_format,
 )
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
-from renvoi.domain.callforward import parse_command, wants_dry_run
+from renvoi.domain.callforward import Mode, parse_command, wants_dry_run
 from renvoi.domain.codes import MESSAGES, Code
-from renvoi.domain.numbers import normalize_number
+from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError, NotFoundError
 from renvoi.store import calls, numbers, voicemail
 from renvoi.store.records import as_json
@@ -134,6 +134,8 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
     command = parse_command(
         fields, region=services.settings.default_region, refused=services.refused
     )
+    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
+        check_country(command.wanted.param, principal.countries)
     applied = await run_in_threadpool(
         partial(
             numbers.change_forwarding,

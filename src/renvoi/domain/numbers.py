@@ -129,3 +129,30 @@ def check_destination(
 def region_of(e164: str) -> str | None:
     """The ISO region of an E.164 number (``"FR"``), or None if it has none."""
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+
+
+def parse_countries(codes: Iterable[str]) -> frozenset[str]:
+    """An account's allowed destination countries, as ISO 3166 codes (``FR``, ``be``).
+
+    Raises:
+        ValueError: a code phonenumbers does not know.
+    """
+    parsed = frozenset(code.strip().upper() for code in codes)
+    unknown = sorted(parsed - phonenumbers.SUPPORTED_REGIONS)
+    if unknown:
+        raise ValueError(f"unknown country codes: {', '.join(unknown)}")
+    return parsed
+
+
+def check_country(destination: str, allowed: frozenset[str] | None) -> None:
+    """Contract check 8, the account's part: a destination (E.164) must be in one of the
+    account's allowed countries, when it has a list (None: every country).
+
+    Raises:
+        ContractError: code 12, naming the destination's country.
+    """
+    if allowed is None:
+        return
+    region = region_of(destination) or "?"
+    if region not in allowed:
+        raise ContractError(Code.FORWARD_INVALID, reason=Reason("country", {"region": region}))

@@ -12,10 +12,18 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from renvoi.errors import NotFoundError
+from renvoi.domain.numbers import parse_countries
+from renvoi.errors import InvalidValueError, NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Account, ApiKey
-from renvoi.store.records import AccountRecord, KeyRecord, NewAccount, NewKey, Principal
+from renvoi.store.records import (
+    AccountCountries,
+    AccountRecord,
+    KeyRecord,
+    NewAccount,
+    NewKey,
+    Principal,
+)
 
 KEY_PREFIX = "rv_"
 # The columns of a KeyRecord, in its order.
@@ -114,8 +122,10 @@ def _key(conn: Connection, key_id: str) -> KeyRecord:
 
 # Built once: it runs for every authenticated request (constructing a statement costs
 # more than executing this one).
-_LIVE_KEY = select(ApiKey.id, ApiKey.account_id).where(
-    ApiKey.key_hash == bindparam("b_hash"), ApiKey.revoked_at.is_(None)
+_LIVE_KEY = (
+    select(ApiKey.id, ApiKey.account_id, Account.allowed_countries)
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.key_hash == bindparam("b_hash"), ApiKey.revoked_at.is_(None))
 )
 
 
@@ -127,7 +137,51 @@ def authenticate(db: Database, api_key: str) -> Principal | None:
     """
     with db.read() as conn:
         row = conn.execute(_LIVE_KEY, {"b_hash": hash_key(api_key)}).one_or_none()
-    return Principal(key_id=row[0], account_id=row[1]) if row else None
+    if row is None:
+        return None
+    return Principal(key_id=row[0], account_id=row[1], countries=_countries(row[2]))
+
+
+def _countries(stored: str | None) -> frozenset[str] | None:
+    return None if stored is None else frozenset(filter(None, stored.split(",")))
+
+
+def set_countries(db: Database, account_id: str, countries: list[str] | None) -> AccountCountries:
+    """Limit the countries an account's numbers may forward to (None: every country).
+    Takes effect at the account's next request.
+
+    Raises:
+        InvalidValueError: an unknown country code.
+        NotFoundError: no such account.
+    """
+    try:
+        allowed = None if countries is None else parse_countries(countries)
+    except ValueError as exc:
+        raise InvalidValueError(str(exc)) from exc
+    stored = None if allowed is None else ",".join(sorted(allowed))
+    with db.write() as conn:
+        result = conn.execute(
+            update(Account).where(Account.id == account_id).values(allowed_countries=stored)
+        )
+        if result.rowcount == 0:
+            raise NotFoundError(f"no account {account_id}")
+    return AccountCountries(account_id, None if allowed is None else sorted(allowed))
+
+
+def countries_of(db: Database, account_id: str) -> AccountCountries:
+    """An account's allowed destination countries.
+
+    Raises:
+        NotFoundError: no such account.
+    """
+    with db.read() as conn:
+        row = conn.execute(
+            select(Account.allowed_countries).where(Account.id == account_id)
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no account {account_id}")
+    allowed = _countries(row[0])
+    return AccountCountries(account_id, None if allowed is None else sorted(allowed))
 
 
 def touch_keys(db: Database, used: dict[str, datetime]) -> None:

@@ -66,6 +66,8 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Countries its numbers may forward to: ISO codes, comma-separated; None: all.
+    allowed_countries: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
 class ApiKey(Base):

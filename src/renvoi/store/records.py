@@ -32,6 +32,12 @@ class AccountRecord:
 
 
 @dataclass(frozen=True)
+class AccountCountries:
+    id: str
+    countries: list[str] | None  # sorted ISO codes; None: every country
+
+
+@dataclass(frozen=True)
 class NewAccount:
     id: str
     name: str
@@ -60,6 +66,8 @@ class Principal:
 
     key_id: str
     account_id: str
+    # The account's allowed destination countries (None: every country).
+    countries: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,29 @@ def test_forty_identical_requests_one_wins(
     assert len(numbers.history(database, A, region="FR")) == expected_rows
 
 
+def test_a_to_b_and_b_to_a_at_once_never_both_pass(
+    server_factory: Any, tenant: Tenant, database: Database
+) -> None:
+    """The write-time loop check under a race: each change reads the other number's
+    forwarding, so without a lock both could pass and close the loop A→B→A."""
+    b = "+33757000002"
+    server = server_factory(workers=2)
+    for _ in range(15):
+        for number in (A, b):
+            httpx2.post(server.url + URL, json={"apiKey": tenant.key, "number": number, "type": 0})
+        results = race(
+            server,
+            [
+                {"apiKey": tenant.key, "number": A, "type": 1, "param": b},
+                {"apiKey": tenant.key, "number": b, "type": 1, "param": A},
+            ],
+        )
+        assert sorted(results) == [(200, 1), (400, 12)], results
+        a_state = numbers.get_number(database, A, region="FR")
+        b_state = numbers.get_number(database, b, region="FR")
+        assert not (a_state.param == b and b_state.param == A)
+
+
 def test_mixed_races_leave_a_serial_history(
     server_factory: Any, tenant: Tenant, database: Database
 ) -> None:
@@ -138,3 +161,50 @@ def test_sigterm_lets_the_request_in_flight_finish(server_factory: Any, tenant: 
     assert answer.startswith(b"HTTP/1.1 200")
     assert answer.endswith(b'{"success":true,"code":1,"message":"Callforward enabled"}')
     assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_slow_clients_hold_no_worker_and_idle_ones_are_closed(
+    database_url: str, tmp_path: Any, tenant: Tenant
+) -> None:
+    """Slowloris: 200 connections that send half a request and stop. The server reads
+    them without a thread each (asyncio), so a normal client is still answered while
+    they hang; a connection left idle after an answer is closed after the keep-alive
+    timeout. (One that never sends a byte is not: uvicorn arms no timer before the first
+    request. docs/guarantees.md says what the proxy in front must do about it.)"""
+    from tests.conftest import start_server
+
+    if database_url.startswith("postgresql"):
+        pytest.skip("the event loop, not the database, is under test")
+    server = start_server(
+        database_url,
+        tmp_path,
+        workers=1,
+        extra_env={"RENVOI_TIMEOUT_KEEP_ALIVE": "1"},
+        args=["--no-voicemail", "--no-worker"],
+    )
+    host, port = server.url.removeprefix("http://").split(":")
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection((host, int(port)), timeout=30)
+            sock.sendall(
+                b"POST /v1/vn/callforward HTTP/1.1\r\nHost: x\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"apiKey"'
+            )
+            slow.append(sock)
+        with httpx2.Client(base_url=server.url, timeout=30) as http:
+            body = {"apiKey": tenant.key, "number": A, "type": 1, "param": "+33612345678"}
+            assert http.post(URL, json=body).json()["code"] == 1
+        with socket.create_connection((host, int(port)), timeout=30) as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += idle.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200")
+            while chunk := idle.recv(65536):  # the rest of the answer, then the close
+                assert b"HTTP/1.1" not in chunk
+            # recv returned b"": closed by the server (a hang would raise at 30 s)
+    finally:
+        for sock in slow:
+            sock.close()
+        server.stop()

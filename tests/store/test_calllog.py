@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,23 +42,26 @@ def test_a_call_routed_answered_and_ended_in_one_batch(database: Database, tenan
     assert log.pending == 0
 
 
+@pytest.fixture
+def elsewhere(database_url: str) -> Iterator[CallLog]:
+    """The call log of another worker process: its own connections to the database."""
+    db = Database(database_url)
+    yield CallLog(db)
+    db.dispose()
+
+
 def test_a_report_committed_before_its_record_waits_for_it(
-    database: Database, database_url: str, tenant: Tenant
+    database: Database, elsewhere: CallLog, tenant: Tenant
 ) -> None:
     """The outcome reached another worker process, whose batch was written first."""
     here = CallLog(database)
-    elsewhere_db = Database(database_url)
-    elsewhere = CallLog(elsewhere_db)
-    try:
-        elsewhere.outcome("c2", 486)
-        asyncio.run(elsewhere.flush())
-        assert elsewhere.pending == 1  # kept: its record is not there yet
-        here.routed(e164=A, call_id="c2", caller=None, route=FORWARD)
-        asyncio.run(here.flush())
-        asyncio.run(elsewhere.flush())
-        assert elsewhere.pending == 0
-    finally:
-        elsewhere_db.dispose()
+    elsewhere.outcome("c2", 486)
+    asyncio.run(elsewhere.flush())
+    assert elsewhere.pending == 1  # kept: its record is not there yet
+    here.routed(e164=A, call_id="c2", caller=None, route=FORWARD)
+    asyncio.run(here.flush())
+    asyncio.run(elsewhere.flush())
+    assert elsewhere.pending == 0
     [record] = calls.list_calls(database, A)
     assert record.status == 486 and record.ended_at is not None
 
@@ -139,23 +143,18 @@ def test_a_retransmitted_answer_is_done_at_once(database: Database, tenant: Tena
 
 
 def test_a_hang_up_whose_answer_is_elsewhere_waits_for_it(
-    database: Database, database_url: str, tenant: Tenant
+    database: Database, elsewhere: CallLog, tenant: Tenant
 ) -> None:
     here = CallLog(database)
-    elsewhere_db = Database(database_url)
-    elsewhere = CallLog(elsewhere_db)
-    try:
-        here.routed(e164=A, call_id="c6", caller=None, route=FORWARD)
-        asyncio.run(here.flush())
-        elsewhere.ended("c6")
-        asyncio.run(elsewhere.flush())
-        assert elsewhere.pending == 1
-        here.outcome("c6", 200)
-        asyncio.run(here.flush())
-        asyncio.run(elsewhere.flush())
-        assert elsewhere.pending == 0
-    finally:
-        elsewhere_db.dispose()
+    here.routed(e164=A, call_id="c6", caller=None, route=FORWARD)
+    asyncio.run(here.flush())
+    elsewhere.ended("c6")
+    asyncio.run(elsewhere.flush())
+    assert elsewhere.pending == 1
+    here.outcome("c6", 200)
+    asyncio.run(here.flush())
+    asyncio.run(elsewhere.flush())
+    assert elsewhere.pending == 0
     [record] = calls.list_calls(database, A)
     assert record.answered_at is not None and record.ended_at is not None
 

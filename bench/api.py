@@ -524,6 +524,8 @@ def plot(figures: list[Figure], path: Path) -> None:
     bottom.set_yscale("log")
     bottom.set_xlabel("wrk connections")
     bottom.set_xscale("log", base=2)
+    ticks = sorted({f.connections for f in figures})
+    bottom.set_xticks(ticks, [str(t) for t in ticks])
     top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     top.set_title("renvoi vs references, loopback, wrk (2 threads)")
     fig.tight_layout()
@@ -554,6 +556,39 @@ def databases(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[str, st
         yield "PostgreSQL", args.postgres.rsplit("/", 1)[0] + f"/{name}"
 
 
+def uvicorn_workers(server_pid: int) -> list[int]:
+    """The worker processes of a ``renvoi serve`` (spawned by multiprocessing)."""
+    workers = []
+    for pid in process_tree(server_pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+        except OSError:
+            continue
+    return workers
+
+
+def soak(seconds: int, workers: int) -> None:
+    """Memory per worker under a long write load (SQLite, 64 connections): RSS after a
+    warm-up and at the end, and what the load did meanwhile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'soak.db'}"
+        keys = populate(url, 10_000)
+        script = lua_script(workdir / "write.lua", "write", keys, 10_000)
+        with renvoi(url, workdir / "server", workers) as (base, pid):
+            wrk(base, script, 64, 10, pid)  # warm-up
+            start = rss_mib(uvicorn_workers(pid))
+            result = wrk(base, script, 64, seconds, pid)
+            end = rss_mib(uvicorn_workers(pid))
+    rate = result["requests"] / (result["duration_us"] / 1e6)
+    print(f"soak: {seconds} s of writes at 64 connections, {rate:,.0f} requests/s")
+    print(
+        f"RSS per worker, MiB: start {', '.join(f'{r:.1f}' for r in start)}; "
+        f"end {', '.join(f'{r:.1f}' for r in end)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -570,7 +605,13 @@ def main() -> None:
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/renvoi_bench"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--soak", type=int, metavar="SECONDS", help="instead: memory under a long write load"
+    )
     args = parser.parse_args()
+    if args.soak:
+        soak(args.soak, args.workers)
+        return
     args.connections = [int(c) for c in args.connections.split(",")]
     scenarios = args.scenarios.split(",")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -459,14 +459,14 @@ def row(f: Figure) -> str:
     refused = ", ".join(f"{n}× {what}" for what, n in sorted(f.refused.items()))
     errors = "; ".join(x for x in (f"{f.errors} socket errors" if f.errors else "", refused) if x)
     return (
-        f"| {f.target} | {f.scenario} | {f.connections} | {f.requests_per_s:,} | "
+        f"| {f.target} | {f.scenario} | {f.database} | {f.connections} | {f.requests_per_s:,} | "
         f"{f.p50_ms:.2f} | {f.p99_ms:.2f} | {f.cpu_us_per_request} | {errors} |"
     )
 
 
 HEADER = (
-    "| target | scenario | connections | requests/s | p50 ms | p99 ms | server CPU µs/request "
-    "| not 200 (HTTP/code) |\n|---|---|---|---|---|---|---|---|"
+    "| target | scenario | database | connections | requests/s | p50 ms | p99 ms "
+    "| server CPU µs/request | not 200 (HTTP/code) |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 

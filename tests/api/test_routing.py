@@ -38,11 +38,14 @@ def test_reports_are_lines_of_status_or_end_and_a_call_id(
             "abc c1",
             "200 c1\nfinished c2",  # one bad line refuses the batch
             "end " + "x" * 256,  # longer than any recorded Call-ID
+            "²00 c1",  # a digit, but not an ASCII one
         ):
             assert client.post(url, content=body, headers=auth).status_code == 400, body
         assert client.post(url, content="x" * 65_537, headers=auth).status_code == 413
         accepted = client.post(url, content="200 c1\nend c1 with a space\n", headers=auth)
         assert accepted.json() == {"reports": 2}
+        odd = client.post(url, content="200 a\x1cb\u2028c\n".encode(), headers=auth)
+        assert odd.json() == {"reports": 1}  # one Call-ID, odd characters and all
         assert client.post(url, content="", headers=auth).json() == {"reports": 0}
         hidden = client.post(url, content="end c1")
         assert hidden.status_code == 404

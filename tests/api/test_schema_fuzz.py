@@ -8,7 +8,9 @@ database is not what is fuzzed here (the contract tests cover both backends).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ def _app_schema() -> Any:
     """The schema of an app on a scratch SQLite database with one tenant (built when
     the module is collected: schemathesis parametrizes from it)."""
     workdir = Path(tempfile.mkdtemp(prefix="renvoi-fuzz-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     url = f"sqlite:///{workdir / 'fuzz.db'}"
     db = Database(url)
     upgrade(db)

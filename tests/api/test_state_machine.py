@@ -10,6 +10,8 @@ model's. SQLite only: the rules are the domain's, the same on both databases.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,6 +34,7 @@ PHONES = ("+33612345678", "+33698765432")
 EMAILS = ("ann@example.com", "bob@example.com")
 
 _workdir = Path(tempfile.mkdtemp(prefix="renvoi-model-"))
+atexit.register(shutil.rmtree, _workdir, ignore_errors=True)
 _url = f"sqlite:///{_workdir / 'model.db'}"
 _db = Database(_url)
 upgrade(_db)

@@ -98,13 +98,17 @@ def parse_reports(body: bytes) -> list[tuple[str, int | None]] | None:
     line break (RFC 3261 §25.1), so lines need no escaping. ``None`` if any line is bad:
     Kamailio writes them, so a bad one is a bug to see, not a report to guess at."""
     reports: list[tuple[str, int | None]] = []
-    for line in body.decode("utf-8", "replace").splitlines():
+    # Split on line feeds only: str.splitlines would also split a Call-ID at the
+    # exotic separators (\x1c, \x85, \u2028...) that a caller may have put in it.
+    for line in body.decode("utf-8", "replace").split("\n"):
+        if not line:
+            continue
         kind, _, call_id = line.partition(" ")
         if not 0 < len(call_id) <= MAX_CALL_ID:
             return None
         if kind == "end":
             reports.append((call_id, None))
-        elif kind.isdigit() and 100 <= int(kind) <= 699:
+        elif kind.isascii() and kind.isdigit() and 100 <= int(kind) <= 699:
             reports.append((call_id, int(kind)))
         else:
             return None

@@ -146,6 +146,10 @@ def _countries(stored: str | None) -> frozenset[str] | None:
     return None if stored is None else frozenset(filter(None, stored.split(",")))
 
 
+def _countries_record(account_id: str, allowed: frozenset[str] | None) -> AccountCountries:
+    return AccountCountries(account_id, None if allowed is None else sorted(allowed))
+
+
 def set_countries(db: Database, account_id: str, countries: list[str] | None) -> AccountCountries:
     """Limit the countries an account's numbers may forward to (None: every country).
     Takes effect at the account's next request.
@@ -165,7 +169,7 @@ def set_countries(db: Database, account_id: str, countries: list[str] | None) ->
         )
         if result.rowcount == 0:
             raise NotFoundError(f"no account {account_id}")
-    return AccountCountries(account_id, None if allowed is None else sorted(allowed))
+    return _countries_record(account_id, allowed)
 
 
 def countries_of(db: Database, account_id: str) -> AccountCountries:
@@ -180,8 +184,7 @@ def countries_of(db: Database, account_id: str) -> AccountCountries:
         ).one_or_none()
     if row is None:
         raise NotFoundError(f"no account {account_id}")
-    allowed = _countries(row[0])
-    return AccountCountries(account_id, None if allowed is None else sorted(allowed))
+    return _countries_record(account_id, _countries(row[0]))
 
 
 def touch_keys(db: Database, used: dict[str, datetime]) -> None:

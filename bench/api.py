@@ -47,7 +47,8 @@ from tests.conftest import free_port, start_server
 from renvoi.store import accounts
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
-from renvoi.store.models import Number, RouteEpoch
+from renvoi.store.models import Number
+from renvoi.store.statecache import announce
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNTS = 100
@@ -71,7 +72,7 @@ def reset(url: str) -> None:
     try:
         with db.write() as conn:
             conn.execute(update(Number).values(mode=0, param=None))
-            conn.execute(update(RouteEpoch).values(value=RouteEpoch.value + 1))
+            announce(db, conn, None)
     finally:
         db.dispose()
 

@@ -24,10 +24,10 @@ from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
-from renvoi.store import calls
+from renvoi.store import accounts, calls, numbers
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
-from renvoi.store.routecache import RouteCache
+from renvoi.store.statecache import StateCache
 
 DESCRIPTION = """
 Call forwarding for virtual numbers, wire-compatible with the SMS Partner endpoint
@@ -64,14 +64,31 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         db: an open database (tests share one); by default one is opened from settings.
     """
     database = db or open_database(settings)
+    cache = StateCache(database, enabled=settings.route_cache)
     services = Services(
         settings=settings,
         db=database,
         limiter=Limiter(settings),
         usage=KeyUsage(),
         refused=settings.refused_types,
-        routes=RouteCache(
-            database, load=partial(calls.route_state, database), enabled=settings.route_cache
+        cache=cache,
+        routes=cache.shelf(
+            partial(calls.route_state, database),
+            per_number=True,
+            keep_missing=True,
+            exact_only=False,
+        ),
+        records=cache.shelf(
+            partial(numbers.record_of, database),
+            per_number=True,
+            keep_missing=True,
+            exact_only=True,
+        ),
+        principals=cache.shelf(
+            partial(accounts.principal_of, database),
+            per_number=False,
+            keep_missing=False,
+            exact_only=True,
         ),
         sip_targets=SipTargets(
             trunk=settings.sip_trunk,
@@ -90,13 +107,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
         flusher = asyncio.create_task(_flush_usage(services))
         services.call_log.start()
-        services.routes.start()
+        services.cache.start()
         try:
             yield
         finally:
             flusher.cancel()
             await services.call_log.close()
-            services.routes.close()
+            services.cache.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)
             if db is None:

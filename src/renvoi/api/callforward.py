@@ -22,7 +22,6 @@ from renvoi.api.deps import (
     ServicesDep,
     authenticate,
     check_address,
-    store_read,
 )
 from renvoi.api.envelope import (
     ENVELOPE_SCHEMA,
@@ -37,7 +36,7 @@ from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError, NotFoundError
 from renvoi.store import calls, numbers, voicemail
-from renvoi.store.records import as_json
+from renvoi.store.records import NumberRecord, Principal, as_json
 from renvoi.voice import media
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
@@ -149,8 +148,8 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
         return render(body, fmt=request_format(request))
-    # This node never routes a call on the state it just replaced (other nodes: routecache).
-    services.routes.invalidate(applied.number)
+    # This node never answers from the state it just replaced (other nodes: statecache).
+    services.cache.invalidate(applied.number)
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
@@ -178,6 +177,15 @@ def _customer_number(services: Services, number: str | None) -> str:
     return e164
 
 
+async def _owned_record(services: Services, principal: Principal, e164: str) -> NumberRecord:
+    """The caller's number: a number that is nowhere, or another account's, is 13 (the
+    same answer for both)."""
+    record = await services.records.lookup(e164)
+    if record is None or record.account_id != principal.account_id:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    return record
+
+
 async def _read_owned(read: Callable[[], T]) -> T:
     """Run a store read of the caller's number in the threadpool: a number that is
     nowhere, or another account's, is 13 (the same answer for both)."""
@@ -196,16 +204,7 @@ async def get_callforward(
     request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
     """Read what happens to calls on a virtual number now."""
-    wanted = _require(number)
-    record = await store_read(
-        services.db,
-        lambda: numbers.forwarding_of(
-            services.db,
-            wanted,
-            region=services.settings.default_region,
-            account_id=principal.account_id,
-        ),
-    )
+    record = await _owned_record(services, principal, _customer_number(services, number))
     body = envelope(
         Code.OK,
         success=True,
@@ -415,14 +414,7 @@ async def get_greeting(
 ) -> Response:
     """What callers hear: the number's own greeting, or the default one."""
     e164 = _customer_number(services, number)
-    await _read_owned(
-        lambda: numbers.forwarding_of(
-            services.db,
-            e164,
-            region=services.settings.default_region,
-            account_id=principal.account_id,
-        )
-    )
+    await _owned_record(services, principal, e164)
     pcm = await run_in_threadpool(voicemail.greeting_of, services.db, e164)
     wav = media.wav_of_pcm(pcm if pcm is not None else media.default_greeting())
     return Response(wav, media_type="audio/wav")

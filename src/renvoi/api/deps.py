@@ -7,13 +7,11 @@ template's ``api/deps.py``); nothing else reaches into ``app.state``.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from pydantic import SecretStr
-from starlette.concurrency import run_in_threadpool
 
 from renvoi.api.envelope import wanted_format
 from renvoi.api.ratelimit import Limiter
@@ -21,15 +19,13 @@ from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.callforward import require_api_key
 from renvoi.domain.codes import Code
-from renvoi.domain.routing import SipTargets
+from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
 from renvoi.store import accounts
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
-from renvoi.store.records import Principal
-from renvoi.store.routecache import RouteCache
-
-T = TypeVar("T")
+from renvoi.store.records import NumberRecord, Principal
+from renvoi.store.statecache import Shelf, StateCache
 
 
 @dataclass
@@ -41,7 +37,10 @@ class Services:
     limiter: Limiter
     usage: KeyUsage
     refused: frozenset[int]  # settings.refused_types, computed once
-    routes: RouteCache
+    cache: StateCache
+    routes: Shelf[RouteState | None]  # by E.164: what a call to the number does
+    records: Shelf[NumberRecord | None]  # by E.164: what the read extension answers
+    principals: Shelf[Principal | None]  # by key hash: who an API key speaks for
     sip_targets: SipTargets
     call_log: CallLog
 
@@ -54,19 +53,6 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-async def store_read(db: Database, read: Callable[[], T]) -> T:
-    """Run a short store read for a request.
-
-    On SQLite in the event loop's own thread: a read in WAL mode never waits on a lock
-    and takes tens of microseconds of SQLite, while a hand-off to the thread pool and
-    back was measured at about 0.5 ms on this project's machines (``bench/api.py``).
-    On PostgreSQL in the thread pool: a read is a round trip to the server.
-    """
-    if db.is_sqlite:
-        return read()
-    return await run_in_threadpool(read)
 
 
 def client_address(request: Request) -> str:
@@ -93,7 +79,7 @@ async def authenticate(
     """
     address = client_address(request)
     api_key = require_api_key(fields)
-    principal = await store_read(services.db, lambda: accounts.authenticate(services.db, api_key))
+    principal = await services.principals.lookup(accounts.hash_key(api_key))
     if principal is None:
         services.limiter.bad_key(address)
         raise ContractError(Code.API_KEY, detail="api_key_invalid")

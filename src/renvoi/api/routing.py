@@ -2,8 +2,8 @@
 
 Not for customers: answered to loopback clients, or to any client presenting
 ``RENVOI_ROUTE_TOKEN`` (others get 404, as if it did not exist). The route endpoint is on
-every call's path: its answer comes from the route cache (``store/routecache.py``) and
-the decision from ``domain.routing``.
+every call's path: its answer comes from the route shelf of the state cache
+(``store/statecache.py``) and the decision from ``domain.routing``.
 """
 
 from __future__ import annotations

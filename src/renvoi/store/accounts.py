@@ -24,6 +24,7 @@ from renvoi.store.records import (
     NewKey,
     Principal,
 )
+from renvoi.store.statecache import announce
 
 KEY_PREFIX = "rv_"
 # The columns of a KeyRecord, in its order.
@@ -102,6 +103,7 @@ def revoke_key(db: Database, key_id: str, *, now: datetime | None = None) -> Key
             .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
             .values(revoked_at=_now(now))
         )
+        announce(db, conn, None)  # cached keys: forgotten before the next request
         return _key(conn, key_id)
 
 
@@ -130,13 +132,18 @@ _LIVE_KEY = (
 
 
 def authenticate(db: Database, api_key: str) -> Principal | None:
-    """Find the live key a request presents (contract check 2), or None.
+    """Find the live key a request presents (contract check 2), or None."""
+    return principal_of(db, hash_key(api_key))
+
+
+def principal_of(db: Database, key_hash: str) -> Principal | None:
+    """Who the live key of this hash speaks for, or None (unknown or revoked).
 
     The look-up is by hash through a unique index: the database compares digests, so the
     time it takes says nothing about how close a guess was.
     """
     with db.read() as conn:
-        row = conn.execute(_LIVE_KEY, {"b_hash": hash_key(api_key)}).one_or_none()
+        row = conn.execute(_LIVE_KEY, {"b_hash": key_hash}).one_or_none()
     if row is None:
         return None
     return Principal(key_id=row[0], account_id=row[1], countries=_countries(row[2]))
@@ -169,6 +176,7 @@ def set_countries(db: Database, account_id: str, countries: list[str] | None) ->
         )
         if result.rowcount == 0:
             raise NotFoundError(f"no account {account_id}")
+        announce(db, conn, None)  # the allowlist travels with cached keys
     return _countries_record(account_id, allowed)
 
 

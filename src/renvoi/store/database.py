@@ -26,17 +26,20 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from renvoi.errors import StoreError, StoreUnavailableError
+
+T = TypeVar("T")
 
 # SQLite result codes that mean "try again later" rather than "this request is wrong".
 _SQLITE_UNAVAILABLE = {"database is locked", "disk is full", "unable to open", "disk i/o"}
@@ -188,3 +191,17 @@ def _describe(exc: DBAPIError) -> str:
     """A one-line description for logs: the driver's class and first line, no SQL."""
     first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
     return f"{type(exc.orig).__name__}: {first_line}"
+
+
+async def run_read(db: Database, read: Callable[[], T]) -> T:
+    """Run a short store read for a coroutine (a request, a cache load).
+
+    On SQLite in the event loop's own thread: a read in WAL mode never waits on a lock
+    and takes tens of microseconds of SQLite, while a hand-off to a worker thread and
+    back was measured at about 0.5 ms on this project's machines, and far more under
+    load, when the thread waits for the GIL (``bench/api.py``). On PostgreSQL in a
+    worker thread: a read is a round trip to the server.
+    """
+    if db.is_sqlite:
+        return read()
+    return await anyio.to_thread.run_sync(read)

@@ -135,18 +135,21 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class RouteEpoch(Base):
-    """One row counting the changes that affect routing (SQLite only).
+class CacheEvent(Base):
+    """A change that caches must hear of (SQLite only; ``store/statecache.py``).
 
-    SQLite's ``data_version`` moves on every commit, call records included; the route
-    caches re-read this counter when it moves and forget their states only when it did
-    too. On PostgreSQL the row stays at 0: caches there follow ``pg_notify``.
+    SQLite's ``data_version`` moves on every commit, call records included; the caches
+    then read the events after the last one they saw and forget those subjects: a
+    number (E.164), or everything (NULL: an API key or an account changed). Old rows
+    are pruned by the writers. On PostgreSQL the table stays empty: caches there
+    follow ``pg_notify``.
     """
 
-    __tablename__ = "route_epoch"
+    __tablename__ = "cache_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Voicemail(Base):

@@ -22,9 +22,9 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
-from renvoi.store.models import Account, Change, Number, RouteEpoch
+from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
-from renvoi.store.routecache import CHANNEL
+from renvoi.store.statecache import announce
 
 # PostgreSQL advisory lock taken by changes that forward to another platform number, so
 # that two of them cannot each miss the other and close a loop (A→B and B→A at once).
@@ -59,8 +59,6 @@ _SET_FORWARDING = (
     .values(mode=bindparam("b_mode"), param=bindparam("b_param"), updated_at=bindparam("b_at"))
 )
 _RECORD_CHANGE = insert(Change)
-_NEXT_EPOCH = update(RouteEpoch).values(value=RouteEpoch.value + 1)
-_NOTIFY = text("SELECT pg_notify(:channel, :number)")
 
 
 def _record(row: Sequence[Any]) -> NumberRecord:
@@ -129,19 +127,6 @@ def add_number(
             raise AlreadyExistsError(f"{e164} is on the platform already") from exc
         announce(db, conn, e164)
         return _get(conn, e164)
-
-
-def announce(db: Database, conn: Connection, e164: str) -> None:
-    """Tell every process's route cache that a number changed (``routecache.py``).
-
-    On PostgreSQL the notification is part of the transaction: delivered at commit, never
-    for a rolled-back change. On SQLite the change moves the route epoch, which the
-    caches read when ``data_version`` says something was committed.
-    """
-    if db.is_sqlite:
-        conn.execute(_NEXT_EPOCH)
-    else:
-        conn.execute(_NOTIFY, {"channel": CHANNEL, "number": e164})
 
 
 def owned_number_id(conn: Connection, e164: str, *, account_id: str | None) -> int:
@@ -280,21 +265,12 @@ def history(
         return [ChangeRecord(*row) for row in rows]
 
 
-def forwarding_of(db: Database, raw: str, *, region: str, account_id: str) -> NumberRecord:
-    """A number of the account, for the read extension of the API.
-
-    Raises:
-        ContractError: code 13 when the number does not parse, is nowhere, or is another
-            account's (the same answer for all three).
-    """
-    e164 = normalize_number(raw, region=region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
+def record_of(db: Database, e164: str) -> NumberRecord | None:
+    """A number's record by its E.164, or None when it is not on the platform (the read
+    extension of the API, behind its cache)."""
     with db.read() as conn:
         row = conn.execute(_RECORD_OF, {"b_e164": e164}).one_or_none()
-    if row is None or row.account_id != account_id:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
-    return _record(row)
+    return None if row is None else _record(row)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,186 @@
+"""The state cache forgets what another connection or process changes: on SQLite before
+the next look-up, on PostgreSQL when the notification arrives (and there only the route
+shelf serves)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
+
+import pytest
+
+from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.domain.routing import RouteState, SipTargets, decide_route
+from renvoi.store import accounts, calls, numbers
+from renvoi.store.database import Database
+from renvoi.store.records import Principal
+from renvoi.store.statecache import KEEP_EVENTS, MISSING, Shelf, StateCache, announce
+from tests.conftest import Tenant
+
+A = "+33757000001"
+B = "+33757000002"
+TARGETS = SipTargets(trunk="127.0.0.1:5080", voicemail="127.0.0.1:5070", proxy="127.0.0.1:5060")
+
+
+class Shelves:
+    def __init__(self, database: Database) -> None:
+        self.cache = StateCache(database)
+        self.routes = self.cache.shelf(
+            partial(calls.route_state, database),
+            per_number=True,
+            keep_missing=True,
+            exact_only=False,
+        )
+        self.principals = self.cache.shelf(
+            partial(accounts.principal_of, database),
+            per_number=False,
+            keep_missing=False,
+            exact_only=True,
+        )
+
+
+@pytest.fixture
+def shelves(database: Database, tenant: Tenant) -> Iterator[Shelves]:
+    """Started after the tenant's numbers exist: on PostgreSQL their notifications would
+    otherwise arrive during a test and (rightly) empty the cache."""
+    started = Shelves(database)
+    started.cache.start()
+    assert wait_until_forgotten(started.routes, A)  # PostgreSQL: the listener is connected
+    yield started
+    started.cache.close()
+
+
+@pytest.fixture
+def other(database_url: str) -> Iterator[Database]:
+    """Another connection pool, as another process would have."""
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def fill(shelf: Shelf[RouteState | None], database: Database, e164: str = A) -> None:
+    generation = shelf._cache.generation
+    shelf.put(e164, calls.route_state(database, e164), generation)
+
+
+def wait_until_forgotten(shelf: Shelf[RouteState | None], key: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if shelf._cache.live and shelf.get(key) is MISSING:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
+    principal = Principal(tenant.key_id, tenant.account_id)
+    command = Command(e164, Setting(Mode.FORWARD, destination))
+    numbers.change_forwarding(db, command, principal=principal, region="FR")
+
+
+def test_a_change_from_another_connection_forgets_the_number(
+    shelves: Shelves, database: Database, other: Database, tenant: Tenant
+) -> None:
+    fill(shelves.routes, database)
+    assert shelves.routes.get(A) is not MISSING
+    forward(other, tenant, A, "+33612345678")
+    assert wait_until_forgotten(shelves.routes, A)
+    fill(shelves.routes, database)
+    state = shelves.routes.get(A)
+    assert isinstance(state, RouteState)
+    assert state.setting == Setting(Mode.FORWARD, "+33612345678")
+
+
+def test_a_change_forgets_only_its_number(
+    shelves: Shelves, database: Database, other: Database, tenant: Tenant
+) -> None:
+    """With one epoch for everything, any change emptied every cache: under a write load
+    nothing stayed cached."""
+    fill(shelves.routes, database, A)
+    fill(shelves.routes, database, B)
+    forward(other, tenant, A, "+33612345678")
+    assert wait_until_forgotten(shelves.routes, A)
+    assert isinstance(shelves.routes.get(B), RouteState)
+
+
+def test_a_revoked_key_is_forgotten_before_the_next_look_up_on_sqlite(
+    shelves: Shelves, database: Database, other: Database, tenant: Tenant
+) -> None:
+    key_hash = accounts.hash_key(tenant.key)
+    generation = shelves.cache.generation
+    shelves.principals.put(key_hash, accounts.principal_of(database, key_hash), generation)
+    accounts.revoke_key(other, tenant.key_id)
+    # No waiting: the very next look-up must not answer the revoked key.
+    assert shelves.principals.get(key_hash) is MISSING
+    assert accounts.principal_of(database, key_hash) is None
+
+
+def test_unknown_keys_are_not_kept(shelves: Shelves) -> None:
+    shelves.principals.put("0" * 64, None, shelves.cache.generation)
+    assert shelves.principals.get("0" * 64) is MISSING
+
+
+def test_a_load_older_than_an_invalidation_is_not_kept(
+    shelves: Shelves, database: Database
+) -> None:
+    generation = shelves.cache.generation
+    stale = calls.route_state(database, A)
+    shelves.cache.invalidate(A)
+    shelves.routes.put(A, stale, generation)
+    assert shelves.routes.get(A) is MISSING
+
+
+def test_disabled_cache_keeps_nothing(database: Database, tenant: Tenant) -> None:
+    off = StateCache(database, enabled=False)
+    routes = off.shelf(
+        partial(calls.route_state, database), per_number=True, keep_missing=True, exact_only=False
+    )
+    off.start()
+    routes.put(A, calls.route_state(database, A), off.generation)
+    assert routes.get(A) is MISSING
+    off.close()
+
+
+def test_call_records_do_not_empty_the_cache(
+    shelves: Shelves, database: Database, other: Database
+) -> None:
+    """Every call writes a record; if that emptied the cache, it would never hold."""
+    fill(shelves.routes, database)
+    state = shelves.routes.get(A)
+    assert isinstance(state, RouteState)
+    route = decide_route(state, diversions=0, targets=TARGETS)
+    for n in range(3):
+        with other.write() as conn:
+            calls.insert_calls(conn, [calls.NewCall(A, f"c{n}", None, route, datetime.now(UTC))])
+    assert shelves.routes.get(A) is state
+
+
+def test_only_the_route_shelf_serves_on_postgresql(
+    shelves: Shelves, database: Database, tenant: Tenant
+) -> None:
+    """Elsewhere than on SQLite a cached key could outlive its revocation by the
+    notification's delivery time: keys are read from the database every time there."""
+    key_hash = accounts.hash_key(tenant.key)
+    shelves.principals.put(
+        key_hash, accounts.principal_of(database, key_hash), shelves.cache.generation
+    )
+    fill(shelves.routes, database)
+    assert shelves.routes.get(A) is not MISSING
+    kept = shelves.principals.get(key_hash)
+    assert (kept is MISSING) == (not database.is_sqlite)
+
+
+def test_a_cache_behind_the_pruned_events_forgets_everything(
+    shelves: Shelves, database: Database, other: Database, tenant: Tenant
+) -> None:
+    if not database.is_sqlite:
+        pytest.skip("PostgreSQL caches follow notifications, not the events table")
+    fill(shelves.routes, database, B)
+    with other.write() as conn:
+        for _ in range(KEEP_EVENTS + 1):
+            announce(other, conn, A)  # B is never named, but its events may be pruned
+    assert shelves.routes.get(B) is MISSING
+    fill(shelves.routes, database, B)
+    assert shelves.routes.get(B) is not MISSING  # and it holds again afterwards

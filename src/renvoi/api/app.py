@@ -27,6 +27,7 @@ from renvoi.errors import StoreError
 from renvoi.store import accounts, calls, numbers
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
 from renvoi.store.statecache import StateCache
 
 DESCRIPTION = """
@@ -90,6 +91,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             keep_missing=False,
             exact_only=True,
         ),
+        writer=Writer(database),
         sip_targets=SipTargets(
             trunk=settings.sip_trunk,
             voicemail=settings.voicemail_listen,
@@ -127,6 +129,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    app.include_router(callforward.hot)
     app.include_router(callforward.router)
     app.include_router(admin.router)
     app.router.routes.extend(routing.routes)

@@ -22,7 +22,10 @@ from renvoi.api.deps import (
     ServicesDep,
     authenticate,
     check_address,
+    identify,
+    services_of,
 )
+from renvoi.api.direct import DirectRoute, query_parameter
 from renvoi.api.envelope import (
     ENVELOPE_SCHEMA,
     envelope,
@@ -40,6 +43,9 @@ from renvoi.store.records import NumberRecord, Principal, as_json
 from renvoi.voice import media
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
+# The SMS Partner endpoint and its read: documented here, served without FastAPI's
+# per-request machinery (``direct.py``), since they are what customers call most.
+hot = APIRouter(prefix="/v1/vn", tags=["call forwarding"], route_class=DirectRoute)
 
 T = TypeVar("T")
 
@@ -105,7 +111,7 @@ def _responses(success: str) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-@router.post(
+@hot.post(
     "/callforward",
     summary="Set what happens to calls on a virtual number",
     description='The SMS Partner endpoint "Gérer le transfert d\'appel": type 0 disables '
@@ -123,8 +129,9 @@ def _responses(success: str) -> dict[int | str, dict[str, Any]]:
         }
     },
 )
-async def set_callforward(request: Request, services: ServicesDep) -> Response:
+async def set_callforward(request: Request) -> Response:
     """Set what happens to calls on a virtual number."""
+    services = services_of(request)
     check_address(services, request)
     fields = parse_fields(await read_body(request), request.headers.get("content-type"))
     request.state.format = wanted_format(fields.get("_format"))
@@ -135,13 +142,14 @@ async def set_callforward(request: Request, services: ServicesDep) -> Response:
     )
     if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
         check_country(command.wanted.param, principal.countries)
-    applied = await run_in_threadpool(
+    e164 = _customer_number(services, command.number)
+    applied = await services.writer.run(
         partial(
-            numbers.change_forwarding,
+            numbers.apply_forwarding,
             services.db,
-            command,
+            e164=e164,
+            wanted=command.wanted,
             principal=principal,
-            region=services.settings.default_region,
             dry_run=dry_run,
         )
     )
@@ -195,16 +203,37 @@ async def _read_owned(read: Callable[[], T]) -> T:
         raise ContractError(Code.NUMBER_NOT_FOUND) from exc
 
 
-@router.get(
+@hot.get(
     "/callforward",
     summary="Read a number's forwarding (renvoi extension)",
     responses=_responses("200: OK, with number, type, param, status and updatedAt"),
+    openapi_extra={
+        "parameters": [
+            query_parameter("number", "The virtual number, in any accepted spelling."),
+            query_parameter("apiKey", "The account's API key."),
+            {
+                "name": "x-api-key",
+                "in": "header",
+                "required": False,
+                "description": "The API key, instead of the query string.",
+                "schema": {"type": "string"},
+            },
+            query_parameter("_format", "json (default) or xml", enum=["json", "xml"]),
+        ]
+    },
 )
-async def get_callforward(
-    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
-) -> Response:
+async def get_callforward(request: Request) -> Response:
     """Read what happens to calls on a virtual number now."""
-    record = await _owned_record(services, principal, _customer_number(services, number))
+    services = services_of(request)
+    query = request.query_params
+    principal = await identify(
+        services,
+        request,
+        api_key=request.headers.get("x-api-key") or query.get("apiKey"),
+        format_=query.get("_format"),
+    )
+    e164 = _customer_number(services, query.get("number"))
+    record = await _owned_record(services, principal, e164)
     body = envelope(
         Code.OK,
         success=True,

@@ -24,6 +24,7 @@ from renvoi.errors import ContractError
 from renvoi.store import accounts
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
 from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import Shelf, StateCache
 
@@ -41,6 +42,7 @@ class Services:
     routes: Shelf[RouteState | None]  # by E.164: what a call to the number does
     records: Shelf[NumberRecord | None]  # by E.164: what the read extension answers
     principals: Shelf[Principal | None]  # by key hash: who an API key speaks for
+    writer: Writer  # the customers' changes, batched on SQLite
     sip_targets: SipTargets
     call_log: CallLog
 
@@ -48,6 +50,11 @@ class Services:
 # Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
 # in the thread pool, a hand-off that costs more than the check itself.
 async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def services_of(request: Request) -> Services:
+    """The app's services (for the endpoints outside FastAPI's dependencies)."""
     services: Services = request.app.state.services
     return services
 
@@ -88,6 +95,16 @@ async def authenticate(
     return principal
 
 
+async def identify(
+    services: Services, request: Request, *, api_key: str | None, format_: str | None
+) -> Principal:
+    """The caller of a read extension (renvoi's GET endpoints): the answer's format, then
+    contract checks 1 and 2 on the key from ``apiKey`` or ``X-Api-Key``."""
+    request.state.format = wanted_format(format_)
+    check_address(services, request)
+    return await authenticate(services, request, {"apiKey": api_key})
+
+
 async def customer(
     request: Request,
     services: ServicesDep,
@@ -101,10 +118,8 @@ async def customer(
         str | None, Query(alias="_format", description="json (default) or xml")
     ] = None,
 ) -> Principal:
-    """The caller of a read extension, from ``apiKey`` or ``X-Api-Key``."""
-    request.state.format = wanted_format(format_)
-    check_address(services, request)
-    return await authenticate(services, request, {"apiKey": x_api_key or api_key})
+    """``identify`` as a FastAPI dependency."""
+    return await identify(services, request, api_key=x_api_key or api_key, format_=format_)
 
 
 CustomerDep = Annotated[Principal, Depends(customer)]

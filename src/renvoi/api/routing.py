@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from renvoi.api.bodies import MAX_BODY, read_body
-from renvoi.api.deps import Services, bearer_matches, client_address
+from renvoi.api.deps import Services, bearer_matches, client_address, services_of
 from renvoi.api.envelope import render
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
@@ -65,7 +65,7 @@ async def route(request: Request) -> Response:
     """``GET /internal/v1/route/{number}?call_id=&caller=&diversion=``: what a new call
     must do (forward, voicemail, normal, or reject with a status); with ``call_id`` the
     call is recorded, behind the answer (``store/calllog.py``)."""
-    services: Services = request.app.state.services
+    services = services_of(request)
     if not _internal_caller(request, services):
         return _hidden()
     number: str = request.path_params["number"]
@@ -121,7 +121,7 @@ async def call_reports(request: Request) -> Response:
     Kamailio queues each call's final status and hang-up and posts them from a timer
     process (``kamailio.cfg``, route ``REPORTS``), so that no worker waits on a report.
     """
-    services: Services = request.app.state.services
+    services = services_of(request)
     if not _internal_caller(request, services):
         return _hidden()
     try:

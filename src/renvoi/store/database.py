@@ -87,7 +87,7 @@ class Database:
             kwargs["pool_pre_ping"] = True
         kwargs["pool_timeout"] = timeout
         self.engine: Engine = create_engine(self.url, **kwargs)
-        self._timeout = timeout
+        self.timeout = timeout
         self._writer = threading.Lock() if self.is_sqlite else None
         self._lock_file: int | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -118,12 +118,16 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write; committed when the block ends without error."""
-        with self._mapped(), self._queued():
-            with self.engine.connect() as connection:
-                if self.is_sqlite:
-                    connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-                with connection.begin():
-                    yield connection
+        with self._mapped(), self._queued(), self._writing() as connection:
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def _queued(self) -> Iterator[None]:
@@ -131,27 +135,57 @@ class Database:
         if self._writer is None:
             yield
             return
-        deadline = time.monotonic() + self._timeout
-        if not self._writer.acquire(timeout=self._timeout):
+        deadline = time.monotonic() + self.timeout
+        if not self._writer.acquire(timeout=self.timeout):
             raise StoreUnavailableError("database is locked")
         try:
-            if self._lock_file is None:
-                yield
-                return
-            while True:
-                try:
-                    fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreUnavailableError("database is locked") from None
-                    time.sleep(0.0005)
+            while not self._lock_machine():
+                if time.monotonic() > deadline:
+                    raise StoreUnavailableError("database is locked")
+                time.sleep(0.0005)
             try:
                 yield
             finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                self._unlock_machine()
         finally:
             self._writer.release()
+
+    def try_turn(self) -> bool:
+        """Take the turn to write without waiting (SQLite), for a writer that must not
+        block (``groupcommit``); ``end_turn`` gives it back. False: another writer has
+        it."""
+        assert self._writer is not None, "SQLite only"
+        if not self._writer.acquire(blocking=False):
+            return False
+        if not self._lock_machine():
+            self._writer.release()
+            return False
+        return True
+
+    def end_turn(self) -> None:
+        assert self._writer is not None, "SQLite only"
+        self._unlock_machine()
+        self._writer.release()
+
+    @contextmanager
+    def write_in_turn(self) -> Iterator[Connection]:
+        """``write()`` for the holder of the turn (``try_turn``)."""
+        with self._mapped(), self._writing() as connection:
+            yield connection
+
+    def _lock_machine(self) -> bool:
+        """The lock file shared by the processes of this machine, if any: taken?"""
+        if self._lock_file is None:
+            return True
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock_machine(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

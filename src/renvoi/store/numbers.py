@@ -1,9 +1,10 @@
 """Virtual numbers: the operator's operations, and the atomic forwarding change.
 
-``change_forwarding`` is the heart of the API: it reads the number's state with a lock,
+``apply_forwarding`` is the heart of the API: it reads the number's state with a lock,
 lets ``domain.callforward.decide`` run checks 9 to 14 on it, and writes the new state and
-its history row in the same transaction, so an acknowledged change is durable and two
-requests racing on one number are serialized (contract: "Every change is atomic").
+its history row in the same transaction (the API batches them: ``groupcommit``), so an
+acknowledged change is durable and two requests racing on one number are serialized
+(contract: "Every change is atomic").
 """
 
 from __future__ import annotations
@@ -291,12 +292,8 @@ def change_forwarding(
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> Applied:
-    """Apply a validated request to its number: contract checks 9 to 14, then the change
-    (with ``dry_run``, the checks only: the answer the change would get, nothing written).
-
-    The number's row is locked for the whole decision (``BEGIN IMMEDIATE`` on SQLite,
-    ``FOR UPDATE`` on PostgreSQL), so of many identical requests exactly one changes it
-    and the others see the new state and answer 16, 17 or 18.
+    """Apply a validated request to its number, in a transaction of its own (the API
+    batches them: ``apply_forwarding`` and ``groupcommit``).
 
     Raises:
         ContractError: the check that failed.
@@ -305,50 +302,75 @@ def change_forwarding(
     e164 = normalize_number(command.number, region=region)
     if e164 is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)
-    wanted = command.wanted
     with db.write() as conn:
-        row = conn.execute(_LOCKED_STATE, {"b_e164": e164}).one_or_none()
-        state = None
-        if row is not None:
-            state = NumberState(
-                number=e164,
-                account_id=row.account_id,
-                suspended=row.suspended,
-                voice=row.voice,
-                setting=Setting(Mode(row.mode), row.param),
-            )
-
-        def next_hop(number: str) -> str | None:
-            return conn.scalar(_FORWARDED_TO, {"b_e164": number})
-
-        if (
-            not db.is_sqlite
-            and wanted.mode is Mode.FORWARD
-            and state is not None
-            and state.account_id == principal.account_id
-            and conn.scalar(select(Number.id).where(Number.e164 == wanted.param)) is not None
-        ):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOOP_LOCK})
-        code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
-        assert row is not None and state is not None  # decide raised otherwise
-        if dry_run:
-            return Applied(code=code, number=e164, dry_run=True)
-        when = now or datetime.now(UTC)
-        conn.execute(
-            _SET_FORWARDING,
-            {"b_id": row.id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when},
+        return apply_forwarding(
+            db, conn, e164, command.wanted, principal=principal, now=now, dry_run=dry_run
         )
-        conn.execute(
-            _RECORD_CHANGE,
-            {
-                "number_id": row.id,
-                "key_id": principal.key_id,
-                "old_mode": state.setting.mode,
-                "old_param": state.setting.param,
-                "new_mode": wanted.mode,
-                "new_param": wanted.param,
-                "changed_at": when,
-            },
+
+
+def apply_forwarding(
+    db: Database,
+    conn: Connection,
+    e164: str,
+    wanted: Setting,
+    *,
+    principal: Principal,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> Applied:
+    """Contract checks 9 to 14 on a number, then the change, in the caller's write
+    transaction (with ``dry_run``, the checks only: the answer the change would get,
+    nothing written).
+
+    The number's row is locked for the whole decision (``BEGIN IMMEDIATE`` on SQLite,
+    ``FOR UPDATE`` on PostgreSQL), so of many identical requests exactly one changes it
+    and the others see the new state and answer 16, 17 or 18.
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+    """
+    row = conn.execute(_LOCKED_STATE, {"b_e164": e164}).one_or_none()
+    state = None
+    if row is not None:
+        state = NumberState(
+            number=e164,
+            account_id=row.account_id,
+            suspended=row.suspended,
+            voice=row.voice,
+            setting=Setting(Mode(row.mode), row.param),
         )
-        announce(db, conn, e164)
+
+    def next_hop(number: str) -> str | None:
+        return conn.scalar(_FORWARDED_TO, {"b_e164": number})
+
+    if (
+        not db.is_sqlite
+        and wanted.mode is Mode.FORWARD
+        and state is not None
+        and state.account_id == principal.account_id
+        and conn.scalar(select(Number.id).where(Number.e164 == wanted.param)) is not None
+    ):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOOP_LOCK})
+    code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
+    assert row is not None and state is not None  # decide raised otherwise
+    if dry_run:
+        return Applied(code=code, number=e164, dry_run=True)
+    when = now or datetime.now(UTC)
+    conn.execute(
+        _SET_FORWARDING,
+        {"b_id": row.id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when},
+    )
+    conn.execute(
+        _RECORD_CHANGE,
+        {
+            "number_id": row.id,
+            "key_id": principal.key_id,
+            "old_mode": state.setting.mode,
+            "old_param": state.setting.param,
+            "new_mode": wanted.mode,
+            "new_param": wanted.param,
+            "changed_at": when,
+        },
+    )
+    announce(db, conn, e164)
     return Applied(code=code, number=e164)

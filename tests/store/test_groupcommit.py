@@ -1,0 +1,124 @@
+"""The writer: works handed in together commit together, each refusing on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Connection, select
+
+from renvoi.domain.callforward import Mode, Setting
+from renvoi.domain.codes import Code
+from renvoi.errors import ContractError, StoreUnavailableError
+from renvoi.store import numbers
+from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
+from renvoi.store.models import Number
+from renvoi.store.records import Principal
+from tests.conftest import Tenant
+
+A, B = "+33757000001", "+33757000002"
+DEST = "+33612345678"
+
+
+def forward(db: Database, tenant: Tenant, e164: str) -> Callable[[Connection], numbers.Applied]:
+    principal = Principal(tenant.key_id, tenant.account_id)
+
+    def work(conn: Connection) -> numbers.Applied:
+        return numbers.apply_forwarding(
+            db, conn, e164, Setting(Mode.FORWARD, DEST), principal=principal
+        )
+
+    return work
+
+
+def mode_of(db: Database, e164: str) -> int:
+    with db.read() as conn:
+        mode: int = conn.scalar(select(Number.mode).where(Number.e164 == e164))
+    return mode
+
+
+def test_identical_changes_in_one_batch_are_serialized(database: Database, tenant: Tenant) -> None:
+    async def main() -> list[object]:
+        writer = Writer(database)
+        works = [writer.run(forward(database, tenant, A)) for _ in range(10)]
+        return await asyncio.gather(*works, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    applied = [o for o in outcomes if isinstance(o, numbers.Applied)]
+    refused = [o for o in outcomes if isinstance(o, ContractError)]
+    assert len(applied) == 1 and applied[0].code is Code.CALLFORWARD_ENABLED
+    assert len(refused) == 9 and {r.code for r in refused} == {Code.ALREADY_FORWARDING}
+
+
+def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenant: Tenant) -> None:
+    def half_then_fail(conn: Connection) -> None:
+        forward(database, tenant, B)(conn)  # writes B...
+        raise ContractError(Code.BAD_REQUEST)  # ...then refuses
+
+    async def main() -> list[object]:
+        writer = Writer(database)
+        return await asyncio.gather(
+            writer.run(forward(database, tenant, A)),
+            writer.run(half_then_fail),
+            return_exceptions=True,
+        )
+
+    first, second = asyncio.run(main())
+    assert isinstance(first, numbers.Applied) and isinstance(second, ContractError)
+    assert mode_of(database, A) == Mode.FORWARD
+    assert mode_of(database, B) == Mode.OFF  # its savepoint was rolled back
+
+
+def test_a_cancelled_request_is_not_applied(database: Database, tenant: Tenant) -> None:
+    if not database.is_sqlite:
+        pytest.skip("PostgreSQL runs each work at once, in a thread")
+
+    async def main() -> None:
+        writer = Writer(database)
+        task = asyncio.ensure_future(writer.run(forward(database, tenant, A)))
+        await asyncio.sleep(0)  # handed in, not yet run
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await writer.run(forward(database, tenant, B))
+
+    asyncio.run(main())
+    assert mode_of(database, A) == Mode.OFF
+    assert mode_of(database, B) == Mode.FORWARD
+
+
+def test_a_batch_waits_for_another_writer_then_fails_as_unavailable(
+    database: Database, tenant: Tenant
+) -> None:
+    if not database.is_sqlite:
+        pytest.skip("SQLite's single writer")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with database.write():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    holding.wait(10)
+    try:
+
+        async def main() -> object:
+            writer = Writer(database, timeout=0.2)
+            results = await asyncio.gather(
+                writer.run(forward(database, tenant, A)), return_exceptions=True
+            )
+            return results[0]
+
+        assert isinstance(asyncio.run(main()), StoreUnavailableError)
+    finally:
+        release.set()
+        thread.join()
+
+    async def after() -> numbers.Applied:
+        return await Writer(database).run(forward(database, tenant, A))
+
+    assert asyncio.run(after()).code is Code.CALLFORWARD_ENABLED  # and the turn was given back

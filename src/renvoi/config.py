@@ -89,7 +89,15 @@ class Settings(BaseSettings):
         description="Bearer token Kamailio presents to /internal/v1/; without it only "
         "loopback clients may call the route endpoint.",
     )
-    route_cache: bool = Field(True, description="Cache routes in memory (see README).")
+    route_cache: bool = Field(
+        True, description="Cache routes, API keys and reads in memory (see README)."
+    )
+    cache_entries: int = Field(
+        100_000,
+        ge=1,
+        description="Entries a process keeps per cache (routes, API keys, reads); the "
+        "oldest goes first. About 0.5 KiB each.",
+    )
     kamailio_rundir: Path | None = Field(
         None,
         description="Kamailio's control socket and runtime files; default: "

@@ -184,3 +184,21 @@ def test_a_cache_behind_the_pruned_events_forgets_everything(
     assert shelves.routes.get(B) is MISSING
     fill(shelves.routes, database, B)
     assert shelves.routes.get(B) is not MISSING  # and it holds again afterwards
+
+
+def test_a_full_shelf_lets_its_oldest_entry_go(database: Database, tenant: Tenant) -> None:
+    """The soak's flat memory: a process never keeps more than ``entries`` per shelf."""
+    small = StateCache(database, entries=2)
+    routes = small.shelf(
+        partial(calls.route_state, database), per_number=True, keep_missing=True, exact_only=False
+    )
+    small.start()
+    try:
+        assert wait_until_forgotten(routes, A)
+        for e164 in (A, B, "+33757000003"):
+            fill(routes, database, e164)
+        assert routes.get(A) is MISSING
+        assert routes.get(B) is not MISSING and routes.get("+33757000003") is not MISSING
+        assert len(routes.entries) == 2
+    finally:
+        small.close()

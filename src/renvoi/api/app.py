@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         db: an open database (tests share one); by default one is opened from settings.
     """
     database = db or open_database(settings)
-    cache = StateCache(database, enabled=settings.route_cache)
+    cache = StateCache(database, enabled=settings.route_cache, entries=settings.cache_entries)
     services = Services(
         settings=settings,
         db=database,

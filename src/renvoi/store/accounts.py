@@ -142,8 +142,7 @@ def principal_of(db: Database, key_hash: str) -> Principal | None:
     The look-up is by hash through a unique index: the database compares digests, so the
     time it takes says nothing about how close a guess was.
     """
-    with db.read() as conn:
-        row = conn.execute(_LIVE_KEY, {"b_hash": key_hash}).one_or_none()
+    row = db.fetch_one(_LIVE_KEY, {"b_hash": key_hash})
     if row is None:
         return None
     return Principal(key_id=row[0], account_id=row[1], countries=_countries(row[2]))

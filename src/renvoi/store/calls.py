@@ -20,23 +20,23 @@ from renvoi.store.models import Call, Number, UTCDateTime
 from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import CallRecord
 
+_ROUTE_STATE = select(
+    Number.suspended, Number.voice, Number.mode, Number.param, Number.sip_destination
+).where(Number.e164 == bindparam("b_e164"))
+
 
 def route_state(db: Database, e164: str) -> RouteState | None:
     """The routing state of a number, or None when it is not on the platform."""
-    with db.read() as conn:
-        row = conn.execute(
-            select(
-                Number.suspended, Number.voice, Number.mode, Number.param, Number.sip_destination
-            ).where(Number.e164 == e164)
-        ).one_or_none()
+    row = db.fetch_one(_ROUTE_STATE, {"b_e164": e164})
     if row is None:
         return None
+    suspended, voice, mode, param, sip_destination = row
     return RouteState(
         number=e164,
-        suspended=row.suspended,
-        voice=row.voice,
-        setting=Setting(Mode(row.mode), row.param),
-        sip_destination=row.sip_destination,
+        suspended=suspended,
+        voice=voice,
+        setting=Setting(Mode(mode), param),
+        sip_destination=sip_destination,
     )
 
 

@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -40,6 +40,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from renvoi.errors import StoreError, StoreUnavailableError
 
 T = TypeVar("T")
+ResultProcessor = Callable[[Any], Any]
+AnySelect = Select[*tuple[Any, ...]]
 
 # SQLite result codes that mean "try again later" rather than "this request is wrong".
 _SQLITE_UNAVAILABLE = {"database is locked", "disk is full", "unable to open", "disk i/o"}
@@ -97,6 +99,12 @@ class Database:
                 )
         if self.is_sqlite:
             self._setup_sqlite(synchronous=sqlite_synchronous, timeout=timeout)
+        # fetch_one on SQLite: a driver connection per thread, and the prebuilt SELECTs
+        # compiled once.
+        self._path = parsed.database or ""
+        self._local = threading.local()
+        self._direct: list[sqlite3.Connection] = []
+        self._compiled: dict[int, tuple[str, tuple[str, ...], list[ResultProcessor | None]]] = {}
 
     def _setup_sqlite(self, *, synchronous: str, timeout: float) -> None:
         @event.listens_for(self.engine, "connect")
@@ -208,9 +216,71 @@ class Database:
         except SQLAlchemyError as exc:
             raise StoreError(type(exc).__name__) from exc
 
+    def fetch_one(self, statement: AnySelect, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The one row of a prebuilt SELECT (a module constant), or None.
+
+        For the reads on the request path, behind the state cache. On SQLite it goes
+        straight to the driver, on a connection of the calling thread, with the
+        statement compiled once and SQLAlchemy's result processing applied: measured
+        here, SQLAlchemy's execution costs about 0.3 ms a statement, the point read
+        itself tens of microseconds. One statement reads one consistent snapshot.
+        """
+        if not self.is_sqlite:
+            with self.read() as conn:
+                row = conn.execute(statement, params).one_or_none()
+            return None if row is None else tuple(row)
+        compiled = self._compiled.get(id(statement)) or self._compile(statement)
+        sql, names, processors = compiled
+        try:
+            found = self._driver().execute(sql, [params[name] for name in names]).fetchone()
+        except sqlite3.Error as exc:
+            text = str(exc).lower()
+            if any(marker in text for marker in _SQLITE_UNAVAILABLE):
+                raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            raise StoreError(f"{type(exc).__name__}: {exc}") from exc
+        if found is None:
+            return None
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(found, processors, strict=True)
+        )
+
+    def _compile(
+        self, statement: AnySelect
+    ) -> tuple[str, tuple[str, ...], list[ResultProcessor | None]]:
+        dialect = self.engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        processors = [
+            cast(
+                "ResultProcessor | None",
+                column.type.dialect_impl(dialect).result_processor(dialect, None),
+            )
+            for column in statement.selected_columns
+        ]
+        entry = (str(compiled), tuple(compiled.positiontup or ()), processors)
+        self._compiled[id(statement)] = entry
+        return entry
+
+    def _driver(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(
+                    self._path, timeout=self.timeout, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            self._local.connection = connection
+            self._direct.append(connection)
+        return connection
+
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or after a fork)."""
         self.engine.dispose()
+        for connection in self._direct:
+            connection.close()
+        self._direct.clear()
+        self._local = threading.local()
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None

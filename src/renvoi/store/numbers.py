@@ -269,8 +269,7 @@ def history(
 def record_of(db: Database, e164: str) -> NumberRecord | None:
     """A number's record by its E.164, or None when it is not on the platform (the read
     extension of the API, behind its cache)."""
-    with db.read() as conn:
-        row = conn.execute(_RECORD_OF, {"b_e164": e164}).one_or_none()
+    row = db.fetch_one(_RECORD_OF, {"b_e164": e164})
     return None if row is None else _record(row)
 
 

@@ -80,10 +80,12 @@ class StateCache:
     Args:
         db: the database whose changes invalidate the cache.
         enabled: False turns every shelf off (every look-up reads the database).
+        entries: the most entries a shelf keeps; the oldest goes first.
     """
 
-    def __init__(self, db: Database, *, enabled: bool = True) -> None:
+    def __init__(self, db: Database, *, enabled: bool = True, entries: int = 100_000) -> None:
         self.enabled = enabled
+        self.entries = entries
         self.exact = db.is_sqlite
         self.db = db
         self._shelves: list[Shelf[object]] = []
@@ -257,5 +259,9 @@ class Shelf(Generic[V]):
         if not self.serving or (value is None and not self._keep_missing):
             return
         with self._cache.lock:
-            if generation == self._cache.generation:
-                self.entries[key] = value
+            if generation != self._cache.generation:
+                return
+            if len(self.entries) >= self._cache.entries:
+                # Full: the oldest entry goes (a dict keeps insertion order).
+                del self.entries[next(iter(self.entries))]
+            self.entries[key] = value

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from renvoi import __version__, logs
 from renvoi.api import admin, callforward, errors, health, routing
 from renvoi.api.deps import Services
+from renvoi.api.hot import HotPaths
 from renvoi.api.middleware import RequestContext
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
@@ -134,6 +135,16 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.router.routes.extend(routing.routes)
     app.include_router(health.router)
+    # Inside RequestContext: the hot paths keep the request id, headers and access log.
+    app.add_middleware(
+        HotPaths,
+        exact={
+            ("POST", "/v1/vn/callforward"): callforward.set_callforward,
+            ("GET", "/v1/vn/callforward"): callforward.get_callforward,
+            ("POST", "/internal/v1/calls/reports"): routing.call_reports,
+        },
+        prefixed={("GET", "/internal/v1/route/"): ("number", routing.route)},
+    )
     app.add_middleware(RequestContext)
     return app
 

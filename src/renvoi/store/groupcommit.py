@@ -138,7 +138,7 @@ class Writer:
                 if future.done():
                     continue  # cancelled before its turn: never applied
                 try:
-                    with conn.begin_nested():
+                    with self._db.savepoint(conn):
                         outcomes.append((future, work(conn), None))
                 except (StoreError, SQLAlchemyError):
                     raise  # the transaction itself failed: the whole batch

@@ -59,7 +59,15 @@ _SET_FORWARDING = (
     .where(Number.id == bindparam("b_id"))
     .values(mode=bindparam("b_mode"), param=bindparam("b_param"), updated_at=bindparam("b_at"))
 )
-_RECORD_CHANGE = insert(Change)
+_RECORD_CHANGE = insert(Change).values(
+    number_id=bindparam("b_number_id"),
+    key_id=bindparam("b_key_id"),
+    old_mode=bindparam("b_old_mode"),
+    old_param=bindparam("b_old_param"),
+    new_mode=bindparam("b_new_mode"),
+    new_param=bindparam("b_new_param"),
+    changed_at=bindparam("b_changed_at"),
+)
 
 
 def _record(row: Sequence[Any]) -> NumberRecord:
@@ -328,19 +336,21 @@ def apply_forwarding(
     Raises:
         ContractError: the check that failed (nothing written).
     """
-    row = conn.execute(_LOCKED_STATE, {"b_e164": e164}).one_or_none()
+    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164}, conn=conn)
     state = None
     if row is not None:
+        number_id, account_id, suspended, voice, mode, param = row
         state = NumberState(
             number=e164,
-            account_id=row.account_id,
-            suspended=row.suspended,
-            voice=row.voice,
-            setting=Setting(Mode(row.mode), row.param),
+            account_id=account_id,
+            suspended=suspended,
+            voice=voice,
+            setting=Setting(Mode(mode), param),
         )
 
     def next_hop(number: str) -> str | None:
-        return conn.scalar(_FORWARDED_TO, {"b_e164": number})
+        hop = db.fetch_one(_FORWARDED_TO, {"b_e164": number}, conn=conn)
+        return None if hop is None else hop[0]
 
     if (
         not db.is_sqlite
@@ -355,20 +365,22 @@ def apply_forwarding(
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
     when = now or datetime.now(UTC)
-    conn.execute(
+    db.execute(
+        conn,
         _SET_FORWARDING,
-        {"b_id": row.id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when},
+        {"b_id": number_id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when},
     )
-    conn.execute(
+    db.execute(
+        conn,
         _RECORD_CHANGE,
         {
-            "number_id": row.id,
-            "key_id": principal.key_id,
-            "old_mode": state.setting.mode,
-            "old_param": state.setting.param,
-            "new_mode": wanted.mode,
-            "new_param": wanted.param,
-            "changed_at": when,
+            "b_number_id": number_id,
+            "b_key_id": principal.key_id,
+            "b_old_mode": state.setting.mode,
+            "b_old_param": state.setting.param,
+            "b_new_mode": wanted.mode,
+            "b_new_param": wanted.param,
+            "b_changed_at": when,
         },
     )
     announce(db, conn, e164)

@@ -69,9 +69,9 @@ def announce(db: Database, conn: Connection, subject: str | None) -> None:
     if not db.is_sqlite:
         conn.execute(_NOTIFY, {"channel": CHANNEL, "subject": subject or ""})
         return
-    seq = conn.execute(_INSERT_EVENT, {"b_subject": subject}).lastrowid
+    seq = db.execute(conn, _INSERT_EVENT, {"b_subject": subject})
     if seq is not None and seq % KEEP_EVENTS == 0:
-        conn.execute(_PRUNE_EVENTS, {"b_seq": seq - KEEP_EVENTS})
+        db.execute(conn, _PRUNE_EVENTS, {"b_seq": seq - KEEP_EVENTS})
 
 
 class StateCache:

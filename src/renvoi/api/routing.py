@@ -8,7 +8,6 @@ every call's path: its answer comes from the route shelf of the state cache
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 
 import orjson
@@ -41,11 +40,6 @@ def _internal_caller(request: Request, services: Services) -> bool:
         return False
 
 
-# Parsing a number with phonenumbers costs more than the rest of a cached look-up, and
-# the same few numbers are called again and again: remember the parse (a pure function).
-_e164 = functools.lru_cache(maxsize=65_536)(normalize_number)
-
-
 def _hidden() -> Response:
     """Not found: the internal API does not exist for other callers. A new Response per
     request: middleware adds headers to the one it is given."""
@@ -70,7 +64,7 @@ async def route(request: Request) -> Response:
         return _hidden()
     number: str = request.path_params["number"]
     query = request.query_params
-    e164 = _e164(number, region=services.settings.default_region)
+    e164 = normalize_number(number, region=services.settings.default_region)
     state = await services.routes.lookup(e164) if e164 else None
     decision = decide_route(
         state, diversions=count_diversions(query.get("diversion")), targets=services.sip_targets

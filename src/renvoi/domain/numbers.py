@@ -8,8 +8,11 @@ and parentheses. Parsing and classification are Google's libphonenumber metadata
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -80,6 +83,13 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+# Parsing with phonenumbers costs more than the rest of a cached request (measured,
+# ``bench/api.py``), and the same numbers come again and again: the two analyses below
+# are pure functions of their arguments, remembered (a bounded LRU per process).
+_MEMO: Final = 65_536
+
+
+@functools.lru_cache(maxsize=_MEMO)
 def normalize_number(raw: str, *, region: str) -> str | None:
     """Return the E.164 form of a number in any accepted spelling, or None.
 
@@ -97,6 +107,27 @@ def normalize_number(raw: str, *, region: str) -> str | None:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
+@dataclass(frozen=True)
+class _Destination:
+    """What check 8 needs to know of a destination (None: not a valid number)."""
+
+    e164: str
+    kind: int  # phonenumbers' PhoneNumberType
+    dialable: bool  # from abroad
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _destination(raw: str, region: str) -> _Destination | None:
+    parsed = _parse(raw, region)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        return None
+    return _Destination(
+        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
+        kind=phonenumbers.number_type(parsed),
+        dialable=phonenumbers.can_be_internationally_dialled(parsed),
+    )
+
+
 def check_destination(
     raw: str, *, region: str, refused: frozenset[int], virtual: str | None
 ) -> str:
@@ -111,19 +142,17 @@ def check_destination(
     Raises:
         ContractError: code 12, with the reason.
     """
-    parsed = _parse(raw, region)
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    destination = _destination(raw, region)
+    if destination is None:
         raise ContractError(Code.FORWARD_INVALID, reason=Reason("invalid"))
-    kind = phonenumbers.number_type(parsed)
-    if kind in refused:
-        label = next(text for value, text in NUMBER_TYPES.values() if value == kind)
+    if destination.kind in refused:
+        label = next(text for value, text in NUMBER_TYPES.values() if value == destination.kind)
         raise ContractError(Code.FORWARD_INVALID, reason=Reason("refused_type", {"kind": label}))
-    if not phonenumbers.can_be_internationally_dialled(parsed):
+    if not destination.dialable:
         raise ContractError(Code.FORWARD_INVALID, reason=Reason("not_dialable"))
-    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-    if e164 == virtual:
+    if destination.e164 == virtual:
         raise ContractError(Code.FORWARD_INVALID, reason=Reason("self"))
-    return e164
+    return destination.e164
 
 
 def region_of(e164: str) -> str | None:

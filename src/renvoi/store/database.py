@@ -247,7 +247,10 @@ class Database:
             if conn is not None:
                 row = conn.execute(statement, params).first()
             else:
-                with self.read() as own:
+                # One statement needs no transaction of its own: in autocommit, no BEGIN
+                # and COMMIT round trips (set on the driver's connection, no round trip).
+                with self._mapped(), self.engine.connect() as own:
+                    own.execution_options(isolation_level="AUTOCOMMIT")
                     row = own.execute(statement, params).first()
             return None if row is None else tuple(row)
         compiled = self._compiled_for(statement, params)

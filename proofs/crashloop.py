@@ -76,11 +76,11 @@ def drive(url: str, key: str, mine: list[str], ledger: Ledger, stop: threading.E
                 ledger.unknown[number].remove(param)  # refused: certainly not applied
 
 
-def check(db: Database, account_id: str, ledgers: list[tuple[list[str], Ledger]]) -> list[str]:
+def check(db: Database, ledgers: list[tuple[list[str], Ledger]]) -> list[str]:
     problems = []
     for mine, ledger in ledgers:
         for number in mine:
-            state = numbers.forwarding_of(db, number, region="FR", account_id=account_id)
+            state = numbers.get_number(db, number, region="FR")
             allowed = {ledger.acknowledged.get(number), *ledger.unknown.get(number, [])}
             if state.param not in allowed:
                 problems.append(
@@ -132,7 +132,7 @@ def main() -> None:
             stop.set()
             for thread in threads:
                 thread.join()
-            found = check(db, tenant.account_id, ledgers)
+            found = check(db, ledgers)
             problems += found
             acks = sum(ledger.acks for _, ledger in ledgers)
             print(f"kill {round_:2}: {acks} changes acknowledged so far, violations {len(found)}")

@@ -36,7 +36,8 @@ def forward(db: Database, tenant: Tenant, e164: str) -> Callable[[Connection], n
 
 def mode_of(db: Database, e164: str) -> int:
     with db.read() as conn:
-        mode: int = conn.scalar(select(Number.mode).where(Number.e164 == e164))
+        mode = conn.scalar(select(Number.mode).where(Number.e164 == e164))
+    assert mode is not None
     return mode
 
 
@@ -60,11 +61,12 @@ def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenan
 
     async def main() -> list[object]:
         writer = Writer(database)
-        return await asyncio.gather(
+        outcomes = await asyncio.gather(
             writer.run(forward(database, tenant, A)),
             writer.run(half_then_fail),
             return_exceptions=True,
         )
+        return list(outcomes)
 
     first, second = asyncio.run(main())
     assert isinstance(first, numbers.Applied) and isinstance(second, ContractError)

@@ -13,6 +13,7 @@ from renvoi.errors import StoreUnavailableError
 from renvoi.store import calls, numbers
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
 from tests.conftest import Tenant
 
 A = "+33757000001"
@@ -27,9 +28,15 @@ class Clock:
         return self.now
 
 
-def test_a_call_routed_answered_and_ended_in_one_batch(database: Database, tenant: Tenant) -> None:
+@pytest.mark.parametrize("through", ["own transaction", "writer"])
+def test_a_call_routed_answered_and_ended_in_one_batch(
+    database: Database, tenant: Tenant, through: str
+) -> None:
+    """The API's call log goes through the process's writer (group commit); alone, a
+    call log writes in a transaction of its own."""
     clock = Clock()
-    log = CallLog(database, clock=clock)
+    writer = Writer(database) if through == "writer" else None
+    log = CallLog(database, clock=clock, writer=writer)
     log.routed(e164=A, call_id="c1", caller="+33140000001", route=FORWARD)
     clock.now += timedelta(seconds=2)
     log.outcome("c1", 200)

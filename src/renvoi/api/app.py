@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         db: an open database (tests share one); by default one is opened from settings.
     """
     database = db or open_database(settings)
+    writer = Writer(database)
     cache = StateCache(database, enabled=settings.route_cache, entries=settings.cache_entries)
     services = Services(
         settings=settings,
@@ -92,13 +93,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             keep_missing=False,
             exact_only=True,
         ),
-        writer=Writer(database),
+        writer=writer,
         sip_targets=SipTargets(
             trunk=settings.sip_trunk,
             voicemail=settings.voicemail_listen,
             proxy=settings.sip_proxy,
         ),
-        call_log=CallLog(database),
+        call_log=CallLog(database, writer=writer),
     )
 
     @contextlib.asynccontextmanager

@@ -4,7 +4,8 @@ Kamailio reports three things per call (routed, final status, hang-up), each whi
 its workers waits. Writing each report in its own fsync'ed transaction before answering
 made the records, not the routing, the limit on calls per second. The route endpoint and
 the reports now only queue an event and answer; a task per process commits whatever
-queued meanwhile in one transaction.
+queued meanwhile in one transaction (in the API through the process's group-commit
+``Writer``: on SQLite in the event loop, beside the customers' changes).
 
 What this trades: a call record is not an acknowledged change. A process killed with -9
 loses the events of its current batch (a few milliseconds of calls); a stopping process
@@ -22,15 +23,18 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import anyio.to_thread
 import structlog
+from sqlalchemy import Connection
 
 from renvoi.domain.routing import Route
 from renvoi.errors import StoreError
 from renvoi.store import calls
 from renvoi.store.calls import NewCall, Report
 from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
 
 log = structlog.get_logger("renvoi.calllog")
 
@@ -50,6 +54,9 @@ class CallLog:
         patience: seconds an outcome or hang-up waits for its call's record.
         limit: events held at most while the database is unavailable (oldest dropped).
         clock: the current time (tests pass their own).
+        writer: the process's writer, whose batches then carry the call records too (on
+            SQLite in the event loop, no thread); by default a transaction of their own
+            in a worker thread.
     """
 
     def __init__(
@@ -60,8 +67,10 @@ class CallLog:
         patience: float = 10.0,
         limit: int = 100_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        writer: Writer | None = None,
     ) -> None:
         self._db = db
+        self._writer = writer
         self._interval = interval
         self._patience = patience
         self._limit = limit
@@ -124,7 +133,10 @@ class CallLog:
         if not self._writing:
             return
         try:
-            unapplied = await anyio.to_thread.run_sync(self.write, self._writing)
+            if self._writer is not None:
+                unapplied = await self._writer.run(partial(self.write_in, batch=self._writing))
+            else:
+                unapplied = await anyio.to_thread.run_sync(self.write, self._writing)
         except StoreError:
             self._events = self._writing + self._events  # nothing was committed: all again
             raise
@@ -142,13 +154,16 @@ class CallLog:
         The new calls go first, in one statement: a report always follows its call's
         routing, so none of them can need a report of this batch to go before it.
         """
+        with self._db.write() as conn:
+            return self.write_in(conn, batch)
+
+    def write_in(self, conn: Connection, batch: list[Event]) -> list[Event]:
+        """``write`` in the transaction ``conn`` (the process's ``Writer``'s)."""
         new = [event for event in batch if isinstance(event, NewCall)]
         reports = [event for event in batch if isinstance(event, Report)]
-        with self._db.write() as conn:
-            if new:
-                calls.insert_calls(conn, new)
-            waiting: list[Event] = [*calls.apply_reports(conn, reports)] if reports else []
-        return waiting
+        if new:
+            calls.insert_calls(conn, new)
+        return [*calls.apply_reports(conn, reports)] if reports else []
 
     async def close(self) -> None:
         """Stop, after writing what is held (at shutdown); a database still down then

@@ -14,9 +14,10 @@ was applied.
 
 The batch runs in the event loop's thread, so nothing else of this process runs during
 its commit: the fsync (a quarter of a millisecond measured here) is paid once for the
-whole batch instead of once per request. When another writer holds the database (the
-call log's thread, another process), the writer tries again every half millisecond,
-and fails the batch as unavailable after the database's timeout.
+whole batch instead of once per request. The API's call records go through the same
+writer (``calllog.CallLog``). When another writer holds the database (another process,
+an operator command, a thread of this one), the writer tries again every half
+millisecond, and fails the batch as unavailable after the database's timeout.
 
 On PostgreSQL each work has a transaction of its own in a worker thread: the server
 takes many writers at once and locks rows, and a batch there would hold row locks of

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="SQLite's synchronous pragma in WAL mode. FULL: an acknowledged change "
         "survives a power loss as well as a crash. NORMAL survives kill -9, not power loss.",
     )
+    sqlite_mmap_mib: int = Field(
+        256,
+        ge=0,
+        description="SQLite: MiB of the database file the request path's reads map into "
+        "memory (shared page cache, no read syscalls); 0: none.",
+    )
     database_pool_size: int = Field(10, ge=1, description="Connections per process.")
     database_timeout: float = Field(
         5.0, gt=0, description="Seconds to wait for a connection or a lock before code 20."

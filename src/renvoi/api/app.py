@@ -46,6 +46,7 @@ def open_database(settings: Settings) -> Database:
     return Database(
         settings.database,
         sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_mmap_bytes=settings.sqlite_mmap_mib * 1024 * 1024,
         pool_size=settings.database_pool_size,
         timeout=settings.database_timeout,
     )

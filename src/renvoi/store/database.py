@@ -76,10 +76,10 @@ class Database:
     Args:
         url: SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
         sqlite_synchronous: SQLite's ``synchronous`` pragma (WAL mode).
-        sqlite_mmap_bytes: SQLite's ``mmap_size`` for ``fetch_one``'s connections: the
-            request path's point reads then touch mapped pages instead of making a read
-            syscall per page (measured with 1M numbers, one worker: a read 579 -> about
-            510 µs of CPU).
+        sqlite_mmap_bytes: SQLite's ``mmap_size`` (every connection): reads then touch
+            mapped pages instead of making a read syscall per page (writes still go
+            through write calls). Measured with 1M numbers, one worker: a read 579 ->
+            about 510 µs of CPU.
         pool_size: connections kept per process.
         timeout: seconds to wait for a connection, a lock or a server before giving up.
     """
@@ -118,7 +118,9 @@ class Database:
                     f"{parsed.database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600
                 )
         if self.is_sqlite:
-            self._setup_sqlite(synchronous=sqlite_synchronous, timeout=timeout)
+            self._setup_sqlite(
+                synchronous=sqlite_synchronous, timeout=timeout, mmap=sqlite_mmap_bytes
+            )
         # fetch_one on SQLite: a driver connection per thread, and the prebuilt SELECTs
         # compiled once.
         self._path = parsed.database or ""
@@ -127,7 +129,7 @@ class Database:
         self._direct: list[sqlite3.Connection] = []
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
 
-    def _setup_sqlite(self, *, synchronous: str, timeout: float) -> None:
+    def _setup_sqlite(self, *, synchronous: str, timeout: float, mmap: int) -> None:
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
             # Let SQLAlchemy's events emit BEGIN (pysqlite's own BEGIN is deferred, and late).
@@ -137,6 +139,7 @@ class Database:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA mmap_size={int(mmap)}")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")

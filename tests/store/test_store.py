@@ -28,10 +28,10 @@ def test_keys_are_stored_only_as_hashes(database: Database) -> None:
 
 def test_authenticate_and_revoke(database: Database) -> None:
     created = accounts.create_account(database, "acme")
-    principal = accounts.authenticate(database, created.api_key)
+    principal = accounts.principal_of(database, accounts.hash_key(created.api_key))
     assert principal is not None and principal.account_id == created.id
     accounts.revoke_key(database, principal.key_id)
-    assert accounts.authenticate(database, created.api_key) is None
+    assert accounts.principal_of(database, accounts.hash_key(created.api_key)) is None
     first = accounts.list_keys(database, created.id)[0].revoked_at
     assert accounts.revoke_key(database, principal.key_id).revoked_at == first
 

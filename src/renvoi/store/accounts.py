@@ -131,13 +131,9 @@ _LIVE_KEY = (
 )
 
 
-def authenticate(db: Database, api_key: str) -> Principal | None:
-    """Find the live key a request presents (contract check 2), or None."""
-    return principal_of(db, hash_key(api_key))
-
-
 def principal_of(db: Database, key_hash: str) -> Principal | None:
-    """Who the live key of this hash speaks for, or None (unknown or revoked).
+    """Who the live key of this hash (``hash_key`` of what a request presents: contract
+    check 2) speaks for, or None (unknown or revoked).
 
     The look-up is by hash through a unique index: the database compares digests, so the
     time it takes says nothing about how close a guess was.

@@ -127,7 +127,7 @@ class Database:
         self._mmap = sqlite_mmap_bytes
         self._local = threading.local()
         self._direct: list[sqlite3.Connection] = []
-        self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
 
     def _setup_sqlite(self, *, synchronous: str, timeout: float, mmap: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -290,10 +290,7 @@ class Database:
             value = fixed[name] if name in fixed else params[name]
             values.append(value if process is None else process(value))
         driver = self._driver() if conn is None else _driver_of(conn)
-        try:
-            return driver.execute(compiled.sql, values)
-        except sqlite3.Error as exc:
-            raise _store_error(exc) from exc
+        return _on_driver(driver, compiled.sql, values)
 
     @contextmanager
     def savepoint(self, conn: Connection) -> Iterator[None]:
@@ -304,26 +301,19 @@ class Database:
                 yield
             return
         driver = _driver_of(conn)
-        try:
-            driver.execute("SAVEPOINT renvoi_work")
-        except sqlite3.Error as exc:
-            raise _store_error(exc) from exc
+        _on_driver(driver, "SAVEPOINT renvoi_work")
         try:
             yield
         except BaseException:
-            try:
-                driver.execute("ROLLBACK TO renvoi_work")
-                driver.execute("RELEASE renvoi_work")
-            except sqlite3.Error as exc:
-                raise _store_error(exc) from exc
+            _on_driver(driver, "ROLLBACK TO renvoi_work")
+            _on_driver(driver, "RELEASE renvoi_work")
             raise
-        try:
-            driver.execute("RELEASE renvoi_work")
-        except sqlite3.Error as exc:
-            raise _store_error(exc) from exc
+        _on_driver(driver, "RELEASE renvoi_work")
 
     def _compiled_for(self, statement: ClauseElement, params: dict[str, Any]) -> _Compiled:
-        key = (id(statement), tuple(params))
+        # Keyed by the statement itself, not its id(): a statement built per call could
+        # otherwise be collected and its id reused by another, finding the wrong SQL.
+        key = (statement, tuple(params))
         found = self._compiled.get(key)
         if found is not None:
             return found
@@ -378,6 +368,16 @@ class Database:
 
 def _driver_of(conn: Connection) -> sqlite3.Connection:
     return cast("sqlite3.Connection", conn.connection.driver_connection)
+
+
+def _on_driver(
+    driver: sqlite3.Connection, sql: str, values: list[Any] | None = None
+) -> sqlite3.Cursor:
+    """Run SQL on a driver connection, its errors mapped as ``_mapped`` maps SQLAlchemy's."""
+    try:
+        return driver.execute(sql, values or ())
+    except sqlite3.Error as exc:
+        raise _store_error(exc) from exc
 
 
 def _store_error(exc: sqlite3.Error) -> StoreError:

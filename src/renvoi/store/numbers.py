@@ -154,7 +154,7 @@ def owned_number_id(conn: Connection, e164: str, *, account_id: str | None) -> i
 
 
 def _get(conn: Connection, e164: str) -> NumberRecord:
-    row = conn.execute(select(*_RECORD_COLUMNS).where(Number.e164 == e164)).one_or_none()
+    row = conn.execute(_RECORD_OF, {"b_e164": e164}).one_or_none()
     if row is None:
         raise NotFoundError(f"no number {e164}")
     return _record(row)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from renvoi import __version__, logs
 from renvoi.api import admin, callforward, errors, health, routing
 from renvoi.api.deps import Services
-from renvoi.api.hot import HotPaths
+from renvoi.api.hot import Endpoint, HotPaths
 from renvoi.api.middleware import RequestContext
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
@@ -57,6 +59,33 @@ async def _flush_usage(services: Services) -> None:
         await asyncio.sleep(FLUSH_SECONDS)
         with contextlib.suppress(StoreError):  # a later flush writes what this one missed
             await run_in_threadpool(services.usage.flush, services.db)
+
+
+class RenvoiApp(FastAPI):
+    """FastAPI, with renvoi's own layers outermost: ``RequestContext`` (request id,
+    security headers, access log) around everything, then ``HotPaths`` for the endpoints
+    most requests call, then FastAPI's stack (its error, telemetry and body-limit
+    middleware, exception handlers, router) for everything else.
+
+    Measured on a cached read (``bench/api.py``), FastAPI's middleware layers cost about
+    a tenth of the request; the hot endpoints do what those layers do themselves (their
+    errors go through the app's exception handlers, their bodies have their own limit).
+    """
+
+    def __init__(
+        self,
+        *,
+        hot_exact: Mapping[tuple[str, str], Endpoint],
+        hot_prefixed: Mapping[tuple[str, str], tuple[str, Endpoint]],
+        **fastapi: Any,
+    ) -> None:
+        super().__init__(**fastapi)
+        self._hot_exact = hot_exact
+        self._hot_prefixed = hot_prefixed
+
+    def build_middleware_stack(self) -> ASGIApp:
+        rest = super().build_middleware_stack()
+        return RequestContext(HotPaths(rest, exact=self._hot_exact, prefixed=self._hot_prefixed))
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
@@ -124,7 +153,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             if db is None:
                 services.db.dispose()
 
-    app = FastAPI(
+    app = RenvoiApp(
+        hot_exact={
+            ("POST", "/v1/vn/callforward"): callforward.set_callforward,
+            ("GET", "/v1/vn/callforward"): callforward.get_callforward,
+            ("POST", "/internal/v1/calls/reports"): routing.call_reports,
+        },
+        hot_prefixed={("GET", "/internal/v1/route/"): ("number", routing.route)},
         title="renvoi",
         version=__version__,
         description=DESCRIPTION,
@@ -137,17 +172,6 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.router.routes.extend(routing.routes)
     app.include_router(health.router)
-    # Inside RequestContext: the hot paths keep the request id, headers and access log.
-    app.add_middleware(
-        HotPaths,
-        exact={
-            ("POST", "/v1/vn/callforward"): callforward.set_callforward,
-            ("GET", "/v1/vn/callforward"): callforward.get_callforward,
-            ("POST", "/internal/v1/calls/reports"): routing.call_reports,
-        },
-        prefixed={("GET", "/internal/v1/route/"): ("number", routing.route)},
-    )
-    app.add_middleware(RequestContext)
     return app
 
 

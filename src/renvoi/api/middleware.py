@@ -7,12 +7,11 @@ or the body, where API keys travel.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("renvoi.access")
@@ -28,6 +27,8 @@ SECURITY_HEADERS = {
 }
 # The interactive documentation loads its scripts and styles: no restrictive CSP there.
 _DOC_PATHS = ("/docs", "/redoc", "/openapi.json")
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_RAW_DOC_HEADERS = [h for h in _RAW_HEADERS if h[0] != b"content-security-policy"]
 
 
 class RequestContext:
@@ -39,9 +40,10 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # A new id: 128 random bits in hex, as a uuid4's (without its version bits).
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         path: str = scope["path"]
-        is_doc = path.startswith(_DOC_PATHS)
+        security = _RAW_DOC_HEADERS if path.startswith(_DOC_PATHS) else _RAW_HEADERS
         started = time.perf_counter()
         status = 500
 
@@ -49,12 +51,12 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    if is_doc and name == "Content-Security-Policy":
-                        continue
-                    headers.setdefault(name, value)
+                # Ours replaces a request id the app set; the others only fill a gap.
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                present = {name.lower() for name, _ in headers}
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(h for h in security if h[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -153,7 +153,9 @@ def test_call_records_do_not_empty_the_cache(
     route = decide_route(state, diversions=0, targets=TARGETS)
     for n in range(3):
         with other.write() as conn:
-            calls.insert_calls(conn, [calls.NewCall(A, f"c{n}", None, route, datetime.now(UTC))])
+            calls.insert_calls(
+                other, conn, [calls.NewCall(A, f"c{n}", None, route, datetime.now(UTC))]
+            )
     assert shelves.routes.get(A) is state
 
 

@@ -162,8 +162,8 @@ class CallLog:
         new = [event for event in batch if isinstance(event, NewCall)]
         reports = [event for event in batch if isinstance(event, Report)]
         if new:
-            calls.insert_calls(conn, new)
-        return [*calls.apply_reports(conn, reports)] if reports else []
+            calls.insert_calls(self._db, conn, new)
+        return [*calls.apply_reports(self._db, conn, reports)] if reports else []
 
     async def close(self) -> None:
         """Stop, after writing what is held (at shutdown); a database still down then

@@ -87,9 +87,10 @@ class NewCall:
     at: datetime
 
 
-def insert_calls(conn: Connection, new: Sequence[NewCall]) -> None:
+def insert_calls(db: Database, conn: Connection, new: Sequence[NewCall]) -> None:
     """Record routed calls (none for a number that left the platform meanwhile)."""
-    conn.execute(
+    db.execute_many(
+        conn,
         _INSERT_CALLS,
         [
             {
@@ -129,7 +130,7 @@ class _Awaits:
 _LOOKUP_CHUNK = 500
 
 
-def apply_reports(conn: Connection, reports: Sequence[Report]) -> list[Report]:
+def apply_reports(db: Database, conn: Connection, reports: Sequence[Report]) -> list[Report]:
     """Apply ``reports`` in order; returns those that must wait for their record.
 
     A report waits when it has no record yet (another process has yet to commit the
@@ -164,8 +165,7 @@ def apply_reports(conn: Connection, reports: Sequence[Report]) -> list[Report]:
         elif record.outcome:
             waiting.append(report)  # its answer is still on its way
     for statement, rows in ((_ANSWERED, answered), (_FAILED, failed), (_ENDED, ended)):
-        if rows:
-            conn.execute(statement, rows)
+        db.execute_many(conn, statement, rows)
     return waiting
 
 

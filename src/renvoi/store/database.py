@@ -128,6 +128,7 @@ class Database:
         self._local = threading.local()
         self._direct: list[sqlite3.Connection] = []
         self._compiled: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
+        self._turn_connection: Connection | None = None
 
     def _setup_sqlite(self, *, synchronous: str, timeout: float, mmap: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -201,9 +202,23 @@ class Database:
 
     @contextmanager
     def write_in_turn(self) -> Iterator[Connection]:
-        """``write()`` for the holder of the turn (``try_turn``)."""
-        with self._mapped(), self._writing() as connection:
-            yield connection
+        """``write()`` for the holder of the turn (``try_turn``), on a connection kept for
+        the turn's holders: a pool checkout and return per batch cost 75 µs (measured),
+        twice the transaction's own BEGIN and COMMIT."""
+        with self._mapped():
+            if self._turn_connection is None:
+                self._turn_connection = self.engine.connect().execution_options(
+                    sqlite_begin="IMMEDIATE"
+                )
+            connection = self._turn_connection
+            try:
+                with connection.begin():
+                    yield connection
+            except BaseException:
+                # Whatever state a failure left it in, the next batch starts afresh.
+                self._turn_connection = None
+                connection.close()
+                raise
 
     def _lock_machine(self) -> bool:
         """The lock file shared by the processes of this machine, if any: taken?"""
@@ -281,16 +296,28 @@ class Database:
             return None
         return self._run(conn, self._compiled_for(statement, params), params).lastrowid
 
+    def execute_many(
+        self, conn: Connection, statement: ClauseElement, rows: list[dict[str, Any]]
+    ) -> None:
+        """``execute`` for each of ``rows`` (the same keys in each), as one executemany."""
+        if not rows:
+            return
+        if not self.is_sqlite:
+            conn.execute(statement, rows)  # type: ignore[call-overload]
+            return
+        compiled = self._compiled_for(statement, rows[0])
+        try:
+            _driver_of(conn).executemany(
+                compiled.sql, [_bound(compiled, params) for params in rows]
+            )
+        except sqlite3.Error as exc:
+            raise _store_error(exc) from exc
+
     def _run(
         self, conn: Connection | None, compiled: _Compiled, params: dict[str, Any]
     ) -> sqlite3.Cursor:
-        fixed = compiled.fixed
-        values = []
-        for name, process in zip(compiled.names, compiled.binds, strict=True):
-            value = fixed[name] if name in fixed else params[name]
-            values.append(value if process is None else process(value))
         driver = self._driver() if conn is None else _driver_of(conn)
-        return _on_driver(driver, compiled.sql, values)
+        return _on_driver(driver, compiled.sql, _bound(compiled, params))
 
     @contextmanager
     def savepoint(self, conn: Connection) -> Iterator[None]:
@@ -356,6 +383,9 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or after a fork)."""
+        if self._turn_connection is not None:
+            self._turn_connection.close()
+            self._turn_connection = None
         self.engine.dispose()
         for connection in self._direct:
             connection.close()
@@ -364,6 +394,16 @@ class Database:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+
+def _bound(compiled: _Compiled, params: dict[str, Any]) -> list[Any]:
+    """A compiled statement's positional values for ``params``, as SQLAlchemy binds them."""
+    fixed = compiled.fixed
+    values = []
+    for name, process in zip(compiled.names, compiled.binds, strict=True):
+        value = fixed[name] if name in fixed else params[name]
+        values.append(value if process is None else process(value))
+    return values
 
 
 def _driver_of(conn: Connection) -> sqlite3.Connection:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
+import psycopg
 from sqlalchemy import ClauseElement, Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -48,14 +49,17 @@ AnySelect = Select[*tuple[Any, ...]]
 
 @dataclass(frozen=True)
 class _Compiled:
-    """A statement compiled for SQLite: its SQL, the names of its positional parameters
-    with their processors, and its result columns' processors."""
+    """A statement compiled for the driver: its SQL, the names of its parameters with
+    their processors, and its result columns' processors."""
 
     sql: str
     names: tuple[str, ...]
     binds: list[Processor | None]
     results: list[Processor | None]
     fixed: dict[str, Any]  # the values of the statement's own literals, by name
+    # PostgreSQL's driver takes parameters by name (pyformat, these keys); SQLite's by
+    # position (None).
+    keys: tuple[str, ...] | None
 
 
 # SQLite result codes that mean "try again later" rather than "this request is wrong".
@@ -121,12 +125,15 @@ class Database:
             self._setup_sqlite(
                 synchronous=sqlite_synchronous, timeout=timeout, mmap=sqlite_mmap_bytes
             )
-        # fetch_one on SQLite: a driver connection per thread, and the prebuilt SELECTs
-        # compiled once.
+        # fetch_one on its own: a driver connection per thread (outside the pool, in
+        # autocommit on PostgreSQL), and the prebuilt statements compiled once.
         self._path = parsed.database or ""
+        self._conninfo = (
+            "" if self.is_sqlite else parsed.set(drivername="postgresql").render_as_string(False)
+        )
         self._mmap = sqlite_mmap_bytes
         self._local = threading.local()
-        self._direct: list[sqlite3.Connection] = []
+        self._direct: list[sqlite3.Connection | psycopg.Connection[Any]] = []
         self._compiled: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
         self._turn_connection: Connection | None = None
 
@@ -261,24 +268,24 @@ class Database:
         """The first row of a prebuilt SELECT (a module constant), or None: in the
         transaction ``conn``, or else on its own (one statement, one snapshot).
 
-        For the statements on the request path. On SQLite they go straight to the
-        driver (on ``conn``'s, or else on a connection of the calling thread), compiled
-        once, with SQLAlchemy's parameter and result processing applied: measured here,
-        SQLAlchemy's execution costs about 0.3 ms a statement, a point read itself tens
-        of microseconds.
+        For the statements on the request path. They go straight to the driver (on
+        ``conn``'s, or else on a connection of the calling thread), compiled once, with
+        SQLAlchemy's parameter and result processing applied: measured here, SQLAlchemy's
+        execution costs about 0.3 ms a statement on SQLite, a point read itself tens of
+        microseconds; on PostgreSQL a pooled connection also costs a round trip to test
+        it and one to reset it. On its own, a read on PostgreSQL is one statement in
+        autocommit (no BEGIN and COMMIT round trips), tried once more on a new
+        connection if its connection was lost (a server restarted meanwhile).
         """
-        if not self.is_sqlite:
-            if conn is not None:
-                row = conn.execute(statement, params).first()
-            else:
-                # One statement needs no transaction of its own: in autocommit, no BEGIN
-                # and COMMIT round trips (set on the driver's connection, no round trip).
-                with self._mapped(), self.engine.connect() as own:
-                    own.execution_options(isolation_level="AUTOCOMMIT")
-                    row = own.execute(statement, params).first()
-            return None if row is None else tuple(row)
         compiled = self._compiled_for(statement, params)
-        found = self._run(conn, compiled, params).fetchone()
+        if conn is None and not self.is_sqlite:
+            try:
+                found = self._run(None, compiled, params).fetchone()
+            except StoreUnavailableError:
+                self._drop_driver()
+                found = self._run(None, compiled, params).fetchone()
+        else:
+            found = self._run(conn, compiled, params).fetchone()
         if found is None:
             return None
         return tuple(
@@ -289,12 +296,10 @@ class Database:
     def execute(
         self, conn: Connection, statement: ClauseElement, params: dict[str, Any]
     ) -> int | None:
-        """Run a prebuilt INSERT, UPDATE or DELETE in the transaction ``conn`` (on SQLite
-        straight through the driver, as ``fetch_one``). On SQLite, the new row's id."""
-        if not self.is_sqlite:
-            conn.execute(statement, params)  # type: ignore[call-overload]
-            return None
-        return self._run(conn, self._compiled_for(statement, params), params).lastrowid
+        """Run a prebuilt INSERT, UPDATE or DELETE in the transaction ``conn``, straight
+        through the driver, as ``fetch_one``. On SQLite, the new row's id."""
+        cursor = self._run(conn, self._compiled_for(statement, params), params)
+        return cursor.lastrowid if isinstance(cursor, sqlite3.Cursor) else None
 
     def execute_many(
         self, conn: Connection, statement: ClauseElement, rows: list[dict[str, Any]]
@@ -302,20 +307,20 @@ class Database:
         """``execute`` for each of ``rows`` (the same keys in each), as one executemany."""
         if not rows:
             return
-        if not self.is_sqlite:
-            conn.execute(statement, rows)  # type: ignore[call-overload]
-            return
         compiled = self._compiled_for(statement, rows[0])
+        driver = _driver_of(conn)
         try:
-            _driver_of(conn).executemany(
-                compiled.sql, [_bound(compiled, params) for params in rows]
-            )
-        except sqlite3.Error as exc:
+            if isinstance(driver, sqlite3.Connection):
+                driver.executemany(compiled.sql, [_bound(compiled, params) for params in rows])
+            else:
+                with driver.cursor() as cursor:
+                    cursor.executemany(compiled.sql, [_bound(compiled, params) for params in rows])
+        except (sqlite3.Error, psycopg.Error) as exc:
             raise _store_error(exc) from exc
 
     def _run(
         self, conn: Connection | None, compiled: _Compiled, params: dict[str, Any]
-    ) -> sqlite3.Cursor:
+    ) -> sqlite3.Cursor | psycopg.Cursor[Any]:
         driver = self._driver() if conn is None else _driver_of(conn)
         return _on_driver(driver, compiled.sql, _bound(compiled, params))
 
@@ -328,6 +333,7 @@ class Database:
                 yield
             return
         driver = _driver_of(conn)
+        assert isinstance(driver, sqlite3.Connection)
         _on_driver(driver, "SAVEPOINT renvoi_work")
         try:
             yield
@@ -346,11 +352,18 @@ class Database:
             return found
         dialect = self.engine.dialect
         compiled = cast("SQLCompiler", statement.compile(dialect=dialect, column_keys=list(params)))
-        names = tuple(compiled.positiontup or ())
+        # The parameters as rendered (an anonymous literal's name is made at compile).
+        bound = {name: bind for bind, name in compiled.bind_names.items()}
+        keys = None
+        if compiled.positiontup is None:  # pyformat (PostgreSQL): by name
+            names = tuple(bound)
+            keys = tuple(compiled.escaped_bind_names.get(name, name) for name in names)
+        else:
+            names = tuple(compiled.positiontup)
         binds = [
             cast(
                 "Processor | None",
-                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+                bound[name].type.dialect_impl(dialect).bind_processor(dialect),
             )
             for name in names
         ]
@@ -363,23 +376,43 @@ class Database:
         ]
         constructed = compiled.construct_params(params)
         fixed = {name: constructed[name] for name in names if name not in params}
-        entry = _Compiled(str(compiled), names, binds, results, fixed)
+        entry = _Compiled(str(compiled), names, binds, results, fixed, keys)
         self._compiled[key] = entry
         return entry
 
-    def _driver(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+    def _driver(self) -> sqlite3.Connection | psycopg.Connection[Any]:
+        """The calling thread's own driver connection (made on first use)."""
+        connection: sqlite3.Connection | psycopg.Connection[Any] | None = getattr(
+            self._local, "connection", None
+        )
         if connection is None:
             try:
-                connection = sqlite3.connect(
-                    self._path, timeout=self.timeout, check_same_thread=False
-                )
-                connection.execute(f"PRAGMA mmap_size={int(self._mmap)}")
-            except sqlite3.Error as exc:
+                if self.is_sqlite:
+                    connection = sqlite3.connect(
+                        self._path, timeout=self.timeout, check_same_thread=False
+                    )
+                    connection.execute(f"PRAGMA mmap_size={int(self._mmap)}")
+                else:
+                    connection = psycopg.connect(
+                        self._conninfo,
+                        autocommit=True,
+                        connect_timeout=max(1, round(self.timeout)),
+                    )
+            except (sqlite3.Error, psycopg.Error) as exc:
                 raise _store_error(exc) from exc
             self._local.connection = connection
             self._direct.append(connection)
         return connection
+
+    def _drop_driver(self) -> None:
+        """Forget the calling thread's driver connection (lost: the next is new)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            self._local.connection = None
+            with contextlib.suppress(ValueError):
+                self._direct.remove(connection)
+            with contextlib.suppress(sqlite3.Error, psycopg.Error):
+                connection.close()
 
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or after a fork)."""
@@ -396,33 +429,42 @@ class Database:
             self._lock_file = None
 
 
-def _bound(compiled: _Compiled, params: dict[str, Any]) -> list[Any]:
-    """A compiled statement's positional values for ``params``, as SQLAlchemy binds them."""
+def _bound(compiled: _Compiled, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
+    """A compiled statement's values for ``params``, as SQLAlchemy binds them: by
+    position, or by name for a driver that takes names."""
     fixed = compiled.fixed
     values = []
     for name, process in zip(compiled.names, compiled.binds, strict=True):
         value = fixed[name] if name in fixed else params[name]
         values.append(value if process is None else process(value))
-    return values
+    return values if compiled.keys is None else dict(zip(compiled.keys, values, strict=True))
 
 
-def _driver_of(conn: Connection) -> sqlite3.Connection:
-    return cast("sqlite3.Connection", conn.connection.driver_connection)
+def _driver_of(conn: Connection) -> sqlite3.Connection | psycopg.Connection[Any]:
+    return cast("sqlite3.Connection | psycopg.Connection[Any]", conn.connection.driver_connection)
 
 
 def _on_driver(
-    driver: sqlite3.Connection, sql: str, values: list[Any] | None = None
-) -> sqlite3.Cursor:
+    driver: sqlite3.Connection | psycopg.Connection[Any],
+    sql: str,
+    values: list[Any] | dict[str, Any] | None = None,
+) -> sqlite3.Cursor | psycopg.Cursor[Any]:
     """Run SQL on a driver connection, its errors mapped as ``_mapped`` maps SQLAlchemy's."""
     try:
         return driver.execute(sql, values or ())
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, psycopg.Error) as exc:
         raise _store_error(exc) from exc
 
 
-def _store_error(exc: sqlite3.Error) -> StoreError:
-    """A driver's error met outside SQLAlchemy, mapped as ``_mapped`` maps SQLAlchemy's."""
-    kind = StoreUnavailableError if _unavailable(exc) else StoreError
+def _store_error(exc: sqlite3.Error | psycopg.Error) -> StoreError:
+    """A driver's error met outside SQLAlchemy, mapped as ``_mapped`` maps SQLAlchemy's:
+    unavailable when the database cannot answer now (SQLite locked, full or unreadable;
+    PostgreSQL unreachable, or a connection lost)."""
+    if isinstance(exc, psycopg.Error):
+        unavailable = isinstance(exc, psycopg.OperationalError)
+    else:
+        unavailable = _unavailable(exc)
+    kind = StoreUnavailableError if unavailable else StoreError
     return kind(_one_line(exc))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import partial
 
 import pytest
 
@@ -28,13 +27,13 @@ class Shelves:
     def __init__(self, database: Database) -> None:
         self.cache = StateCache(database)
         self.routes = self.cache.shelf(
-            partial(calls.route_state, database),
+            calls.route_state,
             per_number=True,
             keep_missing=True,
             exact_only=False,
         )
         self.principals = self.cache.shelf(
-            partial(accounts.principal_of, database),
+            accounts.principal_of,
             per_number=False,
             keep_missing=False,
             exact_only=True,
@@ -134,9 +133,7 @@ def test_a_load_older_than_an_invalidation_is_not_kept(
 
 def test_disabled_cache_keeps_nothing(database: Database, tenant: Tenant) -> None:
     off = StateCache(database, enabled=False)
-    routes = off.shelf(
-        partial(calls.route_state, database), per_number=True, keep_missing=True, exact_only=False
-    )
+    routes = off.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
     off.start()
     routes.put(A, calls.route_state(database, A), off.generation)
     assert routes.get(A) is MISSING
@@ -191,9 +188,7 @@ def test_a_cache_behind_the_pruned_events_forgets_everything(
 def test_a_full_shelf_lets_its_oldest_entry_go(database: Database, tenant: Tenant) -> None:
     """The soak's flat memory: a process never keeps more than ``entries`` per shelf."""
     small = StateCache(database, entries=2)
-    routes = small.shelf(
-        partial(calls.route_state, database), per_number=True, keep_missing=True, exact_only=False
-    )
+    routes = small.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
     small.start()
     try:
         assert wait_until_forgotten(routes, A)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -106,19 +105,19 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         refused=settings.refused_types,
         cache=cache,
         routes=cache.shelf(
-            partial(calls.route_state, database),
+            calls.route_state,
             per_number=True,
             keep_missing=True,
             exact_only=False,
         ),
         records=cache.shelf(
-            partial(numbers.record_of, database),
+            numbers.record_of,
             per_number=True,
             keep_missing=True,
             exact_only=True,
         ),
         principals=cache.shelf(
-            partial(accounts.principal_of, database),
+            accounts.principal_of,
             per_number=False,
             keep_missing=False,
             exact_only=True,
@@ -139,6 +138,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         # PostgreSQL (bench/api.py, 64 connections): read 187 -> 365 requests/s, route
         # 358 -> 674, with the default 40 threads against 8 connections.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
+        await services.db.open_async()  # PostgreSQL: the look-ups' pool, in this loop
         flusher = asyncio.create_task(_flush_usage(services))
         services.call_log.start()
         services.cache.start()
@@ -150,6 +150,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             services.cache.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)
+            await services.db.close_async()
             if db is None:
                 services.db.dispose()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from renvoi.domain.numbers import parse_countries
 from renvoi.errors import InvalidValueError, NotFoundError
-from renvoi.store.database import Database
+from renvoi.store.database import Database, PointRead
 from renvoi.store.models import Account, ApiKey
 from renvoi.store.records import (
     AccountCountries,
@@ -131,17 +132,15 @@ _LIVE_KEY = (
 )
 
 
-def principal_of(db: Database, key_hash: str) -> Principal | None:
-    """Who the live key of this hash (``hash_key`` of what a request presents: contract
-    check 2) speaks for, or None (unknown or revoked).
-
-    The look-up is by hash through a unique index: the database compares digests, so the
-    time it takes says nothing about how close a guess was.
-    """
-    row = db.fetch_one(_LIVE_KEY, {"b_hash": key_hash})
-    if row is None:
-        return None
+def _principal(_key_hash: str, row: tuple[Any, ...]) -> Principal:
     return Principal(key_id=row[0], account_id=row[1], countries=_countries(row[2]))
+
+
+# ``principal_of(db, key_hash)``: who the live key of this hash (``hash_key`` of what a
+# request presents: contract check 2) speaks for, or None (unknown or revoked). The
+# look-up is by hash through a unique index: the database compares digests, so the time
+# it takes says nothing about how close a guess was.
+principal_of = PointRead(_LIVE_KEY, "b_hash", _principal)
 
 
 def _countries(stored: str | None) -> frozenset[str] | None:

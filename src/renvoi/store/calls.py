@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, SmallInteger, String, bindparam, insert, select, update
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
-from renvoi.store.database import Database
+from renvoi.store.database import Database, PointRead
 from renvoi.store.models import Call, Number, UTCDateTime
 from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import CallRecord
@@ -25,11 +26,7 @@ _ROUTE_STATE = select(
 ).where(Number.e164 == bindparam("b_e164"))
 
 
-def route_state(db: Database, e164: str) -> RouteState | None:
-    """The routing state of a number, or None when it is not on the platform."""
-    row = db.fetch_one(_ROUTE_STATE, {"b_e164": e164})
-    if row is None:
-        return None
+def _route_state(e164: str, row: tuple[Any, ...]) -> RouteState:
     suspended, voice, mode, param, sip_destination = row
     return RouteState(
         number=e164,
@@ -38,6 +35,11 @@ def route_state(db: Database, e164: str) -> RouteState | None:
         setting=Setting(Mode(mode), param),
         sip_destination=sip_destination,
     )
+
+
+# ``route_state(db, e164)``: the routing state of a number, or None when it is not on
+# the platform.
+route_state = PointRead(_ROUTE_STATE, "b_e164", _route_state)
 
 
 # Built once: these run for every call, and a prebuilt statement skips SQLAlchemy's

@@ -20,20 +20,23 @@ caller handles a driver's exception and no client sees one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import anyio.to_thread
 import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import ClauseElement, Connection, Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -43,6 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from renvoi.errors import StoreError, StoreUnavailableError
 
 T = TypeVar("T")
+V = TypeVar("V")
 Processor = Callable[[Any], Any]
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -136,6 +140,9 @@ class Database:
         self._direct: list[sqlite3.Connection | psycopg.Connection[Any]] = []
         self._compiled: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
         self._turn_connection: Connection | None = None
+        self._pool_size = pool_size
+        self._async_pool: AsyncConnectionPool[Any] | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
 
     def _setup_sqlite(self, *, synchronous: str, timeout: float, mmap: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -286,12 +293,64 @@ class Database:
                 found = self._run(None, compiled, params).fetchone()
         else:
             found = self._run(conn, compiled, params).fetchone()
-        if found is None:
-            return None
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(found, compiled.results, strict=True)
+        return _processed(compiled, found)
+
+    async def fetch_one_async(
+        self, statement: AnySelect, params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """``fetch_one`` on its own, for a coroutine (a request, a cache load).
+
+        On SQLite in the event loop's own thread: a read in WAL mode never waits on a
+        lock and takes tens of microseconds of SQLite, while a hand-off to a worker
+        thread and back was measured at about 0.5 ms, and far more under load, when the
+        thread waits for the GIL. On PostgreSQL on the loop's own pool of driver
+        connections (``open_async``), awaited in the loop, for the same reason (measured,
+        one worker at 8 connections: about 1 ms of CPU per read of the API in threads).
+        Without that pool (no ``open_async`` in this loop), in a worker thread.
+        """
+        if self.is_sqlite:
+            return self.fetch_one(statement, params)
+        pool = self._async_pool
+        if pool is None or self._async_loop is not asyncio.get_running_loop():
+            return await anyio.to_thread.run_sync(partial(self.fetch_one, statement, params))
+        compiled = self._compiled_for(statement, params)
+        try:
+            found = await _fetch_async(pool, compiled, params)
+        except PoolTimeout as exc:
+            raise StoreUnavailableError("no database connection free") from exc
+        except psycopg.OperationalError:
+            # A lost connection (a server restarted meanwhile): the pool drops those it
+            # finds broken, and the read is tried once more.
+            await pool.check()
+            try:
+                found = await _fetch_async(pool, compiled, params)
+            except psycopg.Error as exc:
+                raise _store_error(exc) from exc
+        except psycopg.Error as exc:
+            raise _store_error(exc) from exc
+        return _processed(compiled, found)
+
+    async def open_async(self) -> None:
+        """Open the running event loop's pool for ``fetch_one_async`` (PostgreSQL; the
+        app's lifespan). Its connections are opened in the background."""
+        if self.is_sqlite or self._async_pool is not None:
+            return
+        pool = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_size,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(self.timeout))},
+            timeout=self.timeout,
+            open=False,
         )
+        await pool.open(wait=False)
+        self._async_pool, self._async_loop = pool, asyncio.get_running_loop()
+
+    async def close_async(self) -> None:
+        """Close the pool ``open_async`` opened."""
+        pool, self._async_pool, self._async_loop = self._async_pool, None, None
+        if pool is not None:
+            await pool.close()
 
     def execute(
         self, conn: Connection, statement: ClauseElement, params: dict[str, Any]
@@ -429,6 +488,25 @@ class Database:
             self._lock_file = None
 
 
+def _processed(compiled: _Compiled, found: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    """A row as SQLAlchemy would give it (its result processors applied)."""
+    if found is None:
+        return None
+    return tuple(
+        value if process is None else process(value)
+        for value, process in zip(found, compiled.results, strict=True)
+    )
+
+
+async def _fetch_async(
+    pool: AsyncConnectionPool[Any], compiled: _Compiled, params: dict[str, Any]
+) -> Sequence[Any] | None:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(compiled.sql, _bound(compiled, params))
+        row: Sequence[Any] | None = await cursor.fetchone()
+        return row
+
+
 def _bound(compiled: _Compiled, params: dict[str, Any]) -> list[Any] | dict[str, Any]:
     """A compiled statement's values for ``params``, as SQLAlchemy binds them: by
     position, or by name for a driver that takes names."""
@@ -488,15 +566,33 @@ def _one_line(driver_error: BaseException | None) -> str:
     return f"{type(driver_error).__name__}: {first_line}"
 
 
-async def run_read(db: Database, read: Callable[[], T]) -> T:
-    """Run a short store read for a coroutine (a request, a cache load).
+class PointRead(Generic[V]):
+    """A read of at most one row by one key: a prebuilt SELECT (a module constant) and
+    what its row means. The store's request-path look-ups are these: called as a
+    function, ``principal_of(db, key_hash)``, one reads in the calling thread; awaited,
+    ``await principal_of.read(db, key_hash)``, it reads for a coroutine
+    (``Database.fetch_one_async``).
 
-    On SQLite in the event loop's own thread: a read in WAL mode never waits on a lock
-    and takes tens of microseconds of SQLite, while a hand-off to a worker thread and
-    back was measured at about 0.5 ms on this project's machines, and far more under
-    load, when the thread waits for the GIL (``bench/api.py``). On PostgreSQL in a
-    worker thread: a read is a round trip to the server.
+    Args:
+        statement: the SELECT, with one bound parameter.
+        parameter: that parameter's name.
+        build: the answer for a key and its row.
     """
-    if db.is_sqlite:
-        return read()
-    return await anyio.to_thread.run_sync(read)
+
+    def __init__(
+        self,
+        statement: AnySelect,
+        parameter: str,
+        build: Callable[[str, tuple[Any, ...]], V],
+    ) -> None:
+        self.statement = statement
+        self.parameter = parameter
+        self.build = build
+
+    def __call__(self, db: Database, key: str) -> V | None:
+        row = db.fetch_one(self.statement, {self.parameter: key})
+        return None if row is None else self.build(key, row)
+
+    async def read(self, db: Database, key: str) -> V | None:
+        row = await db.fetch_one_async(self.statement, {self.parameter: key})
+        return None if row is None else self.build(key, row)

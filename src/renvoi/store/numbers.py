@@ -22,7 +22,7 @@ from renvoi.domain.codes import Code
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
-from renvoi.store.database import Database
+from renvoi.store.database import Database, PointRead
 from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
 from renvoi.store.statecache import announce
@@ -274,11 +274,9 @@ def history(
         return [ChangeRecord(*row) for row in rows]
 
 
-def record_of(db: Database, e164: str) -> NumberRecord | None:
-    """A number's record by its E.164, or None when it is not on the platform (the read
-    extension of the API, behind its cache)."""
-    row = db.fetch_one(_RECORD_OF, {"b_e164": e164})
-    return None if row is None else _record(row)
+# ``record_of(db, e164)``: a number's record by its E.164, or None when it is not on the
+# platform (the read extension of the API, behind its cache).
+record_of = PointRead(_RECORD_OF, "b_e164", lambda _e164, row: _record(row))
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Final, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import psycopg
 import structlog
 from sqlalchemy import Connection, bindparam, delete, insert, text
 from sqlalchemy.engine import make_url
 
-from renvoi.store.database import Database, run_read
+from renvoi.store.database import Database, PointRead
 from renvoi.store.models import CacheEvent
 
 CHANNEL: Final = "renvoi_routes"
@@ -101,19 +100,19 @@ class StateCache:
         self._live = False
 
     def shelf(
-        self, load: Callable[[str], V], *, per_number: bool, keep_missing: bool, exact_only: bool
-    ) -> Shelf[V]:
+        self, load: PointRead[V], *, per_number: bool, keep_missing: bool, exact_only: bool
+    ) -> Shelf[V | None]:
         """A new shelf of this cache.
 
         Args:
-            load: reads the answer for a key from the database (a store function).
+            load: reads the answer for a key from the database (a store look-up).
             per_number: its keys are numbers, forgotten one by one as they change (else
                 only an announcement of everything empties it).
             keep_missing: whether a None answer is kept (a number that is not on the
                 platform is; an unknown API key is not, or guesses would fill memory).
             exact_only: serve only where the cache is exact (SQLite; see the module).
         """
-        new: Shelf[V] = Shelf(
+        new: Shelf[V | None] = Shelf(
             self, load, per_number=per_number, keep_missing=keep_missing, exact_only=exact_only
         )
         self._shelves.append(cast("Shelf[object]", new))
@@ -218,7 +217,7 @@ class Shelf(Generic[V]):
     def __init__(
         self,
         cache: StateCache,
-        load: Callable[[str], V],
+        load: PointRead[Any],
         *,
         per_number: bool,
         keep_missing: bool,
@@ -237,12 +236,12 @@ class Shelf(Generic[V]):
         return cache.live and (cache.exact or not self._exact_only)
 
     async def lookup(self, key: str) -> V:
-        """The answer for ``key``: from memory, or read (``run_read``) and kept."""
+        """The answer for ``key``: from memory, or read (``PointRead.read``) and kept."""
         cached = self.get(key)
         if cached is not MISSING:
             return cast("V", cached)
         generation = self._cache.generation
-        value = await run_read(self._cache.db, lambda: self._load(key))
+        value = cast("V", await self._load.read(self._cache.db, key))
         self.put(key, value, generation)
         return value
 

@@ -41,11 +41,22 @@ def mode_of(db: Database, e164: str) -> int:
     return mode
 
 
-def test_identical_changes_in_one_batch_are_serialized(database: Database, tenant: Tenant) -> None:
+@pytest.mark.parametrize("in_loop", [False, True], ids=["threads", "event-loop"])
+def test_identical_changes_in_one_batch_are_serialized(
+    database: Database, tenant: Tenant, in_loop: bool
+) -> None:
+    """On PostgreSQL each change is a transaction of its own: in worker threads, or (the
+    app's way, ``open_async``) in the event loop; the row lock serializes them."""
+
     async def main() -> list[object]:
-        writer = Writer(database)
-        works = [writer.run(forward(database, tenant, A)) for _ in range(10)]
-        return await asyncio.gather(*works, return_exceptions=True)
+        if in_loop:
+            await database.open_async()
+        try:
+            writer = Writer(database)
+            works = [writer.run(forward(database, tenant, A)) for _ in range(10)]
+            return await asyncio.gather(*works, return_exceptions=True)
+        finally:
+            await database.close_async()
 
     outcomes = asyncio.run(main())
     applied = [o for o in outcomes if isinstance(o, numbers.Applied)]
@@ -76,7 +87,7 @@ def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenan
 
 def test_a_cancelled_request_is_not_applied(database: Database, tenant: Tenant) -> None:
     if not database.is_sqlite:
-        pytest.skip("PostgreSQL runs each work at once, in a thread")
+        pytest.skip("PostgreSQL runs each work at once, in a transaction of its own")
 
     async def main() -> None:
         writer = Writer(database)

@@ -19,9 +19,9 @@ writer (``calllog.CallLog``). When another writer holds the database (another pr
 an operator command, a thread of this one), the writer tries again every half
 millisecond, and fails the batch as unavailable after the database's timeout.
 
-On PostgreSQL each work has a transaction of its own in a worker thread: the server
-takes many writers at once and locks rows, and a batch there would hold row locks of
-unrelated requests together.
+On PostgreSQL each work has a transaction of its own, in the event loop too
+(``Database.write_async``): the server takes many writers at once and locks rows, and a
+batch there would hold row locks of unrelated requests together.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-import anyio.to_thread
 import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,7 +75,7 @@ class Writer:
             StoreError: the database failed; nothing of ``work`` was committed.
         """
         if not self._db.is_sqlite:
-            return await anyio.to_thread.run_sync(self._alone, work)
+            return await self._db.write_async(work)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((work, future))
@@ -84,10 +83,6 @@ class Writer:
             self._scheduled = True
             loop.call_soon(self._commit_pending)
         return await future
-
-    def _alone(self, work: Callable[[Connection], T]) -> T:
-        with self._db.write() as conn:
-            return work(conn)
 
     def _commit_pending(self) -> None:
         self._scheduled = False

@@ -17,7 +17,6 @@ Prints the counts and exits 1 on any violation. CI runs it on SQLite and Postgre
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import sys
@@ -127,8 +126,7 @@ def main() -> None:
                     raise SystemExit("no change acknowledged in 30 s: is the server up?")
                 time.sleep(0.01)
             stop.wait(random.uniform(0.1, 2.0))
-            os.kill(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+            server.stop(signal.SIGKILL)
             stop.set()
             for thread in threads:
                 thread.join()

@@ -7,7 +7,9 @@ SQLite file and on PostgreSQL. PostgreSQL tests skip when no server answers, unl
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -181,10 +183,16 @@ class Server:
     env: dict[str, str]
     log: Path
 
-    def stop(self, sig: int = 15) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: the server stops its workers itself. SIGKILL: as a machine crash,
+        the whole process group at once (uvicorn's workers would otherwise outlive their
+        supervisor, still serving and still connected)."""
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(timeout=30)
+        self.process.wait(timeout=30)
 
 
 def start_server(
@@ -221,6 +229,7 @@ def start_server(
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, with its workers (stop)
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -247,6 +256,4 @@ def server_factory(database_url: str, tmp_path: Path) -> Iterator[object]:
 
     yield factory
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.stop(signal.SIGKILL)

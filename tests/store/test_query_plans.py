@@ -10,6 +10,7 @@ the same on both.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import sqlite
 
 from renvoi.store import accounts, calls, numbers, statecache
 from renvoi.store.database import Database
+from renvoi.store.migrate import upgrade
 
 # The prebuilt statements of the request path, with a value for each of their parameters.
 E164 = {"b_e164": "+33757000001"}
@@ -51,10 +53,17 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """SQLite only (see the module), migrated."""
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.db'}")
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
 @pytest.mark.parametrize("name", list(REQUEST_PATH))
 def test_the_request_path_searches_and_never_scans(database: Database, name: str) -> None:
-    if not database.is_sqlite:
-        pytest.skip("SQLite's plans; PostgreSQL may scan a small table, rightly")
     statement, params = REQUEST_PATH[name]
     compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(params))
     values = compiled.construct_params(params)

@@ -7,19 +7,13 @@ at once). Here a plain UDP answerer sends them in the bad order on purpose.
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from pathlib import Path
 
+from renvoi.voice.sansio import sip
 from tests.conftest import free_port, free_udp_port
 from tests.voice.sipp import caller_scenario, run_sipp
-
-
-def _header(message: str, name: str) -> str:
-    found = re.search(rf"^{name}:[^\r\n]*", message, re.MULTILINE | re.IGNORECASE)
-    assert found, f"no {name} in {message!r}"
-    return found.group(0)
 
 
 class ReorderingAnswerer:
@@ -36,24 +30,20 @@ class ReorderingAnswerer:
         self.thread.start()
 
     def _serve(self) -> None:
+        contact = [("Contact", f"<sip:127.0.0.1:{self.port}>")]
         with self.socket:
             while "BYE" not in self.received:
                 data, peer = self.socket.recvfrom(65535)
-                message = data.decode()
-                method = message.split(" ", 1)[0]
-                self.received.append(method)
-                if method not in ("INVITE", "BYE"):
+                request = sip.parse(data)
+                assert request.method is not None, f"not a request: {data!r}"
+                self.received.append(request.method)
+                if request.method not in ("INVITE", "BYE"):
                     continue
-                common = "\r\n".join(
-                    _header(message, name) for name in ("Via", "From", "Call-ID", "CSeq")
-                )
-                to = _header(message, "To")
-                to += "" if "tag=" in to else ";tag=answerer"
-                head = f"{common}\r\n{to}\r\nContent-Length: 0\r\n\r\n"
-                contact = f"Contact: <sip:127.0.0.1:{self.port}>\r\n"
-                self.socket.sendto(f"SIP/2.0 200 OK\r\n{contact}{head}".encode(), peer)
-                if method == "INVITE":
-                    self.socket.sendto(f"SIP/2.0 180 Ringing\r\n{head}".encode(), peer)
+                ok = sip.response(request, 200, "OK", to_tag="answerer", headers=contact)
+                self.socket.sendto(ok, peer)
+                if request.method == "INVITE":
+                    late = sip.response(request, 180, "Ringing", to_tag="answerer")
+                    self.socket.sendto(late, peer)
 
 
 def test_a_180_after_the_200_is_ignored_and_the_call_completes(tmp_path: Path) -> None:

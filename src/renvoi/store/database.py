@@ -377,6 +377,7 @@ class Database:
         """Close what ``open_async`` opened."""
         pool, self._async_pool, self._async_loop = self._async_pool, None, None
         engine, self._async_engine = self._async_engine, None
+        self._async_turns = None  # bound to this loop, as the rest
         if pool is not None:
             await pool.close()
         if engine is not None:

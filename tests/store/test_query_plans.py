@@ -27,9 +27,11 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
     "API key (contract check 2)": (accounts.principal_of.statement, {"b_hash": "x"}),
     "number read": (numbers.record_of.statement, E164),
     "route of a call": (calls.route_state.statement, E164),
-    "number locked for a change": (numbers._LOCKED_STATE, E164),
+    "number locked for a change": (
+        numbers._LOCKED_STATE,
+        {**E164, "b_destination": "+33757000002"},
+    ),
     "loop walk": (numbers._FORWARDED_TO, E164),
-    "destination on the platform?": (numbers._IS_OURS, E164),
     "change": (
         numbers._SET_FORWARDING,
         {"b_id": 1, "b_mode": 1, "b_param": "+33612345678", "b_at": None},

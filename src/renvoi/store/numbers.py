@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from renvoi.domain.callforward import Command, Mode, NumberState, Setting, decide
 from renvoi.domain.codes import Code
@@ -46,15 +47,27 @@ _RECORD_COLUMNS = (
 # Built once, the statements of the API's hot paths (read and change): constructing a
 # statement costs more than executing these (measured, ``bench/api.py``).
 _RECORD_OF = select(*_RECORD_COLUMNS).where(Number.e164 == bindparam("b_e164"))
+_DESTINATION = aliased(Number)
+# The number's state, locked, and whether the wanted destination (None: no destination)
+# is a number of the platform, in one round trip.
 _LOCKED_STATE = (
-    select(Number.id, Number.account_id, Number.suspended, Number.voice, Number.mode, Number.param)
+    select(
+        Number.id,
+        Number.account_id,
+        Number.suspended,
+        Number.voice,
+        Number.mode,
+        Number.param,
+        select(_DESTINATION.id)
+        .where(_DESTINATION.e164 == bindparam("b_destination"))
+        .scalar_subquery(),
+    )
     .where(Number.e164 == bindparam("b_e164"))
-    .with_for_update()
+    .with_for_update(of=Number)
 )
 _FORWARDED_TO = select(Number.param).where(
     Number.e164 == bindparam("b_e164"), Number.mode == Mode.FORWARD
 )
-_IS_OURS = select(Number.id).where(Number.e164 == bindparam("b_e164"))
 _TAKE_LOOP_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _SET_FORWARDING = (
     update(Number)
@@ -338,10 +351,11 @@ def apply_forwarding(
     Raises:
         ContractError: the check that failed (nothing written).
     """
-    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164}, conn=conn)
+    destination = wanted.param if wanted.mode is Mode.FORWARD else None
+    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
     state = None
     if row is not None:
-        number_id, account_id, suspended, voice, mode, param = row
+        number_id, account_id, suspended, voice, mode, param, destination_id = row
         state = NumberState(
             number=e164,
             account_id=account_id,
@@ -350,7 +364,9 @@ def apply_forwarding(
             setting=Setting(Mode(mode), param),
         )
 
-    not_ours: set[str] = set()  # read in this transaction: not on the platform
+    # A destination not on the platform ends the loop walk at once (read in this
+    # transaction, with the lock: no round trip more).
+    not_ours = {destination} if row is not None and destination_id is None else set()
 
     def next_hop(number: str) -> str | None:
         if number in not_ours:
@@ -360,18 +376,15 @@ def apply_forwarding(
 
     if (
         not db.is_sqlite
-        and wanted.mode is Mode.FORWARD
-        and wanted.param is not None
+        and destination is not None
+        and not not_ours
         and state is not None
         and state.account_id == principal.account_id
     ):
-        # Forwarding to a platform number: the loop walk reads after the lock, so that it
-        # sees the commit of a racing change that holds it. To any other number: no lock,
-        # and the walk's first hop is already known (one round trip fewer).
-        if db.fetch_one(_IS_OURS, {"b_e164": wanted.param}, conn=conn) is None:
-            not_ours.add(wanted.param)
-        else:
-            db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
+        # Forwarding to a platform number: the loop walk reads after this lock, so that
+        # it sees the commit of a racing change that held it. To any other number: no
+        # lock (no loop can close through a number that is not ours).
+        db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
     code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
     assert row is not None and state is not None  # decide raised otherwise
     if dry_run:

@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -574,9 +576,11 @@ def uvicorn_workers(server_pid: int) -> list[int]:
     return workers
 
 
-def soak(seconds: int, workers: int) -> None:
-    """Memory per worker under a long write load (SQLite, 64 connections): RSS after a
-    warm-up and at the end, and what the load did meanwhile."""
+def soak(seconds: int, workers: int, *, every: float = 30.0) -> None:
+    """Memory per worker under a long write load (SQLite, 64 connections): RSS sampled
+    every ``every`` seconds from the end of a warm-up, and the trend of the second half
+    (MiB per hour, least squares), once the bounded caches have had the first half to
+    fill: a flat second half is filling, a steady climb a leak."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         url = f"sqlite:///{workdir / 'soak.db'}"
@@ -584,15 +588,36 @@ def soak(seconds: int, workers: int) -> None:
         script = lua_script(workdir / "write.lua", "write", keys, 10_000)
         with renvoi(url, workdir / "server", workers) as (base, pid):
             wrk(base, script, 64, 10, pid)  # warm-up
-            start = rss_mib(uvicorn_workers(pid))
-            result = wrk(base, script, 64, seconds, pid)
-            end = rss_mib(uvicorn_workers(pid))
+            pids = uvicorn_workers(pid)
+            samples: list[tuple[float, list[float]]] = []
+            done = threading.Event()
+
+            def sample() -> None:
+                start = time.monotonic()
+                while True:
+                    samples.append((time.monotonic() - start, rss_mib(pids)))
+                    if done.wait(every):
+                        break
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            try:
+                result = wrk(base, script, 64, seconds, pid)
+            finally:
+                done.set()
+                sampler.join()
     rate = result["requests"] / (result["duration_us"] / 1e6)
     print(f"soak: {seconds} s of writes at 64 connections, {rate:,.0f} requests/s")
-    print(
-        f"RSS per worker, MiB: start {', '.join(f'{r:.1f}' for r in start)}; "
-        f"end {', '.join(f'{r:.1f}' for r in end)}"
-    )
+    print("| s | " + " | ".join(f"worker {i + 1} MiB" for i in range(len(pids))) + " |")
+    print("|---|" + "---|" * len(pids))
+    for at, sizes in samples:
+        print(f"| {at:.0f} | " + " | ".join(f"{r:.1f}" for r in sizes) + " |")
+    half = [(at, sizes) for at, sizes in samples if at >= samples[-1][0] / 2]
+    if len(half) < 2:
+        return
+    for i in range(len(pids)):
+        trend = statistics.linear_regression([at for at, _ in half], [s[i] for _, s in half])
+        print(f"worker {i + 1}: second half {trend.slope * 3600:+.2f} MiB/hour")
 
 
 def main() -> None:

@@ -353,7 +353,7 @@ def apply_forwarding(
     """
     destination = wanted.param if wanted.mode is Mode.FORWARD else None
     row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
-    state = None
+    state, destination_id = None, None
     if row is not None:
         number_id, account_id, suspended, voice, mode, param, destination_id = row
         state = NumberState(
@@ -366,7 +366,9 @@ def apply_forwarding(
 
     # A destination not on the platform ends the loop walk at once (read in this
     # transaction, with the lock: no round trip more).
-    not_ours = {destination} if row is not None and destination_id is None else set()
+    not_ours: set[str] = set()
+    if destination is not None and row is not None and destination_id is None:
+        not_ours.add(destination)
 
     def next_hop(number: str) -> str | None:
         if number in not_ours:

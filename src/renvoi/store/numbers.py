@@ -378,8 +378,7 @@ def apply_forwarding(
 
     if (
         not db.is_sqlite
-        and destination is not None
-        and not not_ours
+        and destination_id is not None
         and state is not None
         and state.account_id == principal.account_id
     ):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.domain.routing import RouteState, SipTargets, decide_route
@@ -41,14 +42,21 @@ class Shelves:
 
 
 @pytest.fixture
-def shelves(database: Database, tenant: Tenant) -> Iterator[Shelves]:
+def loop() -> Iterator[BlockingPortal]:
+    """An event loop in a thread of its own, as a server's: a cache watches from it."""
+    with start_blocking_portal() as portal:
+        yield portal
+
+
+@pytest.fixture
+def shelves(database: Database, tenant: Tenant, loop: BlockingPortal) -> Iterator[Shelves]:
     """Started after the tenant's numbers exist: on PostgreSQL their notifications would
     otherwise arrive during a test and (rightly) empty the cache."""
     started = Shelves(database)
-    started.cache.start()
+    loop.call(started.cache.start)
     assert wait_until_forgotten(started.routes, A)  # PostgreSQL: the listener is connected
     yield started
-    started.cache.close()
+    loop.call(started.cache.close)
 
 
 @pytest.fixture
@@ -131,13 +139,15 @@ def test_a_load_older_than_an_invalidation_is_not_kept(
     assert shelves.routes.get(A) is MISSING
 
 
-def test_disabled_cache_keeps_nothing(database: Database, tenant: Tenant) -> None:
+def test_disabled_cache_keeps_nothing(
+    database: Database, tenant: Tenant, loop: BlockingPortal
+) -> None:
     off = StateCache(database, enabled=False)
     routes = off.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
-    off.start()
+    loop.call(off.start)
     routes.put(A, calls.route_state(database, A), off.generation)
     assert routes.get(A) is MISSING
-    off.close()
+    loop.call(off.close)
 
 
 def test_call_records_do_not_empty_the_cache(
@@ -185,11 +195,13 @@ def test_a_cache_behind_the_pruned_events_forgets_everything(
     assert shelves.routes.get(B) is not MISSING  # and it holds again afterwards
 
 
-def test_a_full_shelf_lets_its_oldest_entry_go(database: Database, tenant: Tenant) -> None:
+def test_a_full_shelf_lets_its_oldest_entry_go(
+    database: Database, tenant: Tenant, loop: BlockingPortal
+) -> None:
     """The soak's flat memory: a process never keeps more than ``entries`` per shelf."""
     small = StateCache(database, entries=2)
     routes = small.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
-    small.start()
+    loop.call(small.start)
     try:
         assert wait_until_forgotten(routes, A)
         for e164 in (A, B, "+33757000003"):
@@ -198,4 +210,4 @@ def test_a_full_shelf_lets_its_oldest_entry_go(database: Database, tenant: Tenan
         assert routes.get(B) is not MISSING and routes.get("+33757000003") is not MISSING
         assert len(routes.entries) == 2
     finally:
-        small.close()
+        loop.call(small.close)

@@ -142,13 +142,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         await services.db.open_async()  # PostgreSQL: the look-ups' pool, in this loop
         flusher = asyncio.create_task(_flush_usage(services))
         services.call_log.start()
-        services.cache.start()
+        await services.cache.start()
         try:
             yield
         finally:
             flusher.cancel()
             await services.call_log.close()
-            services.cache.close()
+            await services.cache.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)
             await services.db.close_async()

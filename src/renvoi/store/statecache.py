@@ -16,8 +16,8 @@ How a cache hears it depends on the backend:
   that starts after a change has committed never sees the old state: a revoked key
   fails at its very next request, on every process.
 - PostgreSQL (within delivery): every announcement is a ``pg_notify`` in the writer's
-  transaction; a listener thread per process forgets the subject when the commit is
-  delivered (typically well under a millisecond on one network), and everything
+  transaction; a listener per process (a task of its event loop) forgets the subject
+  when the commit is delivered (typically well under a millisecond on one network), and everything
   whenever it (re)connects, since notifications sent while it was away are lost. Until
   delivery another node may still answer from the old state, so only the route shelf
   serves on PostgreSQL (a call routed a millisecond after a change, as it would have been
@@ -31,6 +31,8 @@ before an invalidation is not stored after it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 from typing import Any, Final, Generic, TypeVar, cast
@@ -106,8 +108,7 @@ class StateCache:
         self._shelves: list[Shelf[object]] = []
         self.lock = threading.Lock()
         self.generation = 0
-        self._stop = threading.Event()
-        self._listener: threading.Thread | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self._seq = 0
@@ -134,8 +135,10 @@ class StateCache:
         self._shelves.append(cast("Shelf[object]", new))
         return new
 
-    def start(self) -> None:
-        """Begin watching the database for changes."""
+    async def start(self) -> None:
+        """Begin watching the database for changes (PostgreSQL: a task of the running
+        loop, which hears a notification in the same wait as the requests, not in a
+        thread of its own that every change would wake)."""
         if not self.enabled:
             return
         if self.db.is_sqlite:
@@ -152,20 +155,18 @@ class StateCache:
                 self._sqlite = None
                 log.warning("state_cache_off", error=type(exc).__name__)
         else:
-            self._listener = threading.Thread(
-                target=self._listen, name="renvoi-cache-listener", daemon=True
-            )
-            self._listener.start()
+            self._listener = asyncio.create_task(self._listen(), name="renvoi-cache-listener")
 
     @property
     def live(self) -> bool:
         """Whether the cache serves (PostgreSQL: its listener is connected)."""
         return self.enabled and self._live
 
-    def close(self) -> None:
-        self._stop.set()
+    async def close(self) -> None:
         if self._listener is not None:
-            self._listener.join(timeout=5)
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         if self._sqlite is not None:
             self._sqlite.close()
 
@@ -207,24 +208,27 @@ class StateCache:
         for _, subject in events:
             self.invalidate(subject)
 
-    def _listen(self) -> None:
+    async def _listen(self) -> None:
         url = make_url(self.db.url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.invalidate()  # whatever changed while we were not listening
-                    self._live = True
-                    while not self._stop.is_set():
-                        for notice in conn.notifies(timeout=0.5):
+        try:
+            while True:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        dsn, autocommit=True, connect_timeout=5
+                    ) as conn:
+                        await conn.execute(f"LISTEN {CHANNEL}")
+                        self.invalidate()  # whatever changed while we were not listening
+                        self._live = True
+                        async for notice in conn.notifies():
                             self.invalidate(notice.payload or None)
-            except psycopg.Error as exc:
-                self._live = False
-                self.invalidate()
-                log.warning("cache_listener_reconnecting", error=type(exc).__name__)
-                self._stop.wait(1.0)
-        self._live = False
+                except psycopg.Error as exc:
+                    self._live = False
+                    self.invalidate()
+                    log.warning("cache_listener_reconnecting", error=type(exc).__name__)
+                    await asyncio.sleep(1.0)
+        finally:
+            self._live = False
 
 
 class Shelf(Generic[V]):

@@ -79,3 +79,13 @@ def test_bad_query_is_code_4(client: TestClient, tenant: Tenant) -> None:
         URL + "/history", params={"apiKey": tenant.key, "number": A, "limit": "x"}
     )
     assert (response.status_code, response.json()["code"]) == (400, 4)
+
+
+def test_get_reads_a_number_in_any_spelling(client: TestClient, tenant: Tenant) -> None:
+    """As stored (looked up without parsing), or only looking so (``+33 0…``: parsed)."""
+    for number in (A, "+330757000001", "0033 7 57 00 00 01"):
+        body = client.get(URL, params={"apiKey": tenant.key, "number": number}).json()
+        assert (body["code"], body["number"]) == (200, A), number
+    for number in ("+330757999999", "+3"):
+        response = client.get(URL, params={"apiKey": tenant.key, "number": number})
+        assert (response.status_code, response.json()["code"]) == (404, 13), number

@@ -6,7 +6,10 @@ from fastapi.testclient import TestClient
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
+from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.store import numbers
 from renvoi.store.database import Database
+from renvoi.store.records import Principal
 from tests.conftest import Tenant
 
 ROUTE = "/internal/v1/route/+33757000001"
@@ -50,3 +53,29 @@ def test_reports_are_lines_of_status_or_end_and_a_call_id(
         hidden = client.post(url, content="end c1")
         assert hidden.status_code == 404
         assert hidden.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_spelling_of_a_number_routes_alike(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    """The stored spelling is looked up without parsing (``platform_number``); any other,
+    including one that only looks stored (``+33 0…``), is parsed first."""
+    principal = Principal(tenant.key_id, tenant.account_id)
+    command = Command("+33757000001", Setting(Mode.FORWARD, "+33612345678"))
+    numbers.change_forwarding(database, command, principal=principal, region="FR")
+    settings = Settings(database_url=database_url, route_token="route-secret")
+    auth = {"Authorization": "Bearer route-secret"}
+    with TestClient(create_app(settings, db=database)) as client:
+
+        def route(number: str) -> tuple[str, int, str]:
+            answer = client.get(f"/internal/v1/route/{number}", headers=auth).json()
+            return answer["action"], answer["status"], answer["uri"]
+
+        forwarded = route("+33757000001")
+        assert forwarded[0] == "forward" and "+33612345678" in forwarded[2]
+        for spelling in ("+330757000001", "0757000001", "0033757000001", "33757000001"):
+            assert route(spelling) == forwarded, spelling
+        nowhere = route("+33757999999")
+        assert nowhere[0] == "reject"
+        assert route("+330757999999") == nowhere
+        assert route("+3") == route("NUMBET") == nowhere

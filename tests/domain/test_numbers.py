@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import (
@@ -13,6 +16,7 @@ from renvoi.domain.numbers import (
     parse_countries,
     refused_types,
     region_of,
+    spelled_as_stored,
 )
 from renvoi.errors import ContractError
 
@@ -55,6 +59,48 @@ def test_normalize_number_refuses_what_does_not_parse(raw: str) -> None:
 
 def test_normalize_number_uses_the_default_region() -> None:
     assert normalize_number("020 7946 0018", region="GB") == "+442079460018"
+
+
+def _example_numbers() -> list[str]:
+    """libphonenumber's example number of every region and every type it has one of, and
+    of the calling codes of no region."""
+    found = set()
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:  # +800, +882...
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            found.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    return sorted(found)
+
+
+def test_every_example_number_normalizes_to_itself_spelled_as_stored() -> None:
+    """What ``platform_number``'s shortcut stands on: the stored spelling of a number is a
+    fixed point of ``normalize_number``, whatever the default region."""
+    examples = _example_numbers()
+    assert len(examples) > 900
+    for e164 in examples:
+        assert spelled_as_stored(e164), e164
+        for region in ("FR", "US", "IT"):
+            assert normalize_number(e164, region=region) == e164
+
+
+@given(st.text(alphabet="0123456789 +.-()", max_size=20), st.sampled_from(["FR", "GB", "IT"]))
+def test_whatever_normalizes_is_spelled_as_stored_and_stays_so(raw: str, region: str) -> None:
+    e164 = normalize_number(raw, region=region)
+    if e164 is not None:
+        assert spelled_as_stored(e164)
+        assert normalize_number(e164, region="US") == e164
+
+
+@pytest.mark.parametrize(
+    "raw", ["0612345678", "33612345678", "+33 6 12 34 56 78", "+033612345678", "+3", "NUMBET"]
+)
+def test_other_spellings_are_not_as_stored(raw: str) -> None:
+    assert not spelled_as_stored(raw)
 
 
 def reason_of(raw: str, *, refused: frozenset[int] = REFUSED, virtual: str | None = None) -> str:

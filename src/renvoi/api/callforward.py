@@ -23,6 +23,7 @@ from renvoi.api.deps import (
     authenticate,
     check_address,
     identify,
+    platform_number,
     services_of,
 )
 from renvoi.api.direct import DirectRoute, query_parameter
@@ -185,10 +186,18 @@ def _customer_number(services: Services, number: str | None) -> str:
     return e164
 
 
-async def _owned_record(services: Services, principal: Principal, e164: str) -> NumberRecord:
-    """The caller's number: a number that is nowhere, or another account's, is 13 (the
-    same answer for both)."""
-    record = await services.records.lookup(e164)
+async def _owned_record(
+    services: Services, principal: Principal, number: str | None
+) -> NumberRecord:
+    """The caller's number, as a read extension names it.
+
+    Raises:
+        ContractError: 5 when it is absent; 13 when it does not parse, is nowhere, or is
+            another account's (the same answer for all three).
+    """
+    _, record = await platform_number(
+        services.records, _require(number), region=services.settings.default_region
+    )
     if record is None or record.account_id != principal.account_id:
         raise ContractError(Code.NUMBER_NOT_FOUND)
     return record
@@ -232,8 +241,7 @@ async def get_callforward(request: Request) -> Response:
         api_key=request.headers.get("x-api-key") or query.get("apiKey"),
         format_=query.get("_format"),
     )
-    e164 = _customer_number(services, query.get("number"))
-    record = await _owned_record(services, principal, e164)
+    record = await _owned_record(services, principal, query.get("number"))
     body = envelope(
         Code.OK,
         success=True,
@@ -442,9 +450,8 @@ async def get_greeting(
     services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
     """What callers hear: the number's own greeting, or the default one."""
-    e164 = _customer_number(services, number)
-    await _owned_record(services, principal, e164)
-    pcm = await run_in_threadpool(voicemail.greeting_of, services.db, e164)
+    record = await _owned_record(services, principal, number)
+    pcm = await run_in_threadpool(voicemail.greeting_of, services.db, record.number)
     wav = media.wav_of_pcm(pcm if pcm is not None else media.default_greeting())
     return Response(wav, media_type="audio/wav")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from pydantic import SecretStr
@@ -19,6 +19,7 @@ from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.callforward import require_api_key
 from renvoi.domain.codes import Code
+from renvoi.domain.numbers import normalize_number, spelled_as_stored
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
 from renvoi.store import accounts
@@ -27,6 +28,8 @@ from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import Shelf, StateCache
+
+V = TypeVar("V")
 
 
 @dataclass
@@ -93,6 +96,25 @@ async def authenticate(
     services.limiter.check_key(principal.key_id)
     services.usage.note(principal.key_id)
     return principal
+
+
+async def platform_number(
+    shelf: Shelf[V | None], raw: str, *, region: str
+) -> tuple[str | None, V | None]:
+    """A number a request names, in E.164 (None: it does not parse), and the shelf's
+    answer for it (None: not on the platform).
+
+    Spelled as stored, the number is looked up first and parsed only if the platform
+    does not hold it (``domain.numbers.spelled_as_stored``).
+    """
+    if spelled_as_stored(raw):
+        found = await shelf.lookup(raw)
+        if found is not None:
+            return raw, found
+    e164 = normalize_number(raw, region=region)
+    if e164 is None or e164 == raw:  # ``raw`` was just looked up
+        return e164, None
+    return e164, await shelf.lookup(e164)
 
 
 async def identify(

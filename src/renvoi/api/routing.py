@@ -17,9 +17,14 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from renvoi.api.bodies import MAX_BODY, read_body
-from renvoi.api.deps import Services, bearer_matches, client_address, services_of
+from renvoi.api.deps import (
+    Services,
+    bearer_matches,
+    client_address,
+    platform_number,
+    services_of,
+)
 from renvoi.api.envelope import render
-from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
 from renvoi.errors import ContractError
 
@@ -64,8 +69,9 @@ async def route(request: Request) -> Response:
         return _hidden()
     number: str = request.path_params["number"]
     query = request.query_params
-    e164 = normalize_number(number, region=services.settings.default_region)
-    state = await services.routes.lookup(e164) if e164 else None
+    e164, state = await platform_number(
+        services.routes, number, region=services.settings.default_region
+    )
     decision = decide_route(
         state, diversions=count_diversions(query.get("diversion")), targets=services.sip_targets
     )

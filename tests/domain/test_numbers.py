@@ -88,7 +88,7 @@ def test_every_example_number_normalizes_to_itself_spelled_as_stored() -> None:
             assert normalize_number(e164, region=region) == e164
 
 
-@given(st.text(alphabet="0123456789 +.-()", max_size=20), st.sampled_from(["FR", "GB", "IT"]))
+@given(st.text(alphabet="0123456789 +.-()", max_size=24), st.sampled_from(["FR", "GB", "IT"]))
 def test_whatever_normalizes_is_spelled_as_stored_and_stays_so(raw: str, region: str) -> None:
     e164 = normalize_number(raw, region=region)
     if e164 is not None:
@@ -97,10 +97,16 @@ def test_whatever_normalizes_is_spelled_as_stored_and_stays_so(raw: str, region:
 
 
 @pytest.mark.parametrize(
-    "raw", ["0612345678", "33612345678", "+33 6 12 34 56 78", "+033612345678", "+3", "NUMBET"]
+    "raw", ["0612345678", "33612345678", "+33 6 12 34 56 78", "+033612345678", "+", "NUMBET"]
 )
 def test_other_spellings_are_not_as_stored(raw: str) -> None:
     assert not spelled_as_stored(raw)
+
+
+def test_numbers_longer_than_e164_allows_are_spelled_as_stored_too() -> None:
+    """libphonenumber's possible numbers go past E.164's 15 digits (Germany: 17)."""
+    e164 = normalize_number("+49 30 1234567890123", region="FR")
+    assert e164 == "+49301234567890123" and spelled_as_stored(e164)
 
 
 def reason_of(raw: str, *, refused: frozenset[int] = REFUSED, virtual: str | None = None) -> str:

@@ -22,7 +22,7 @@ from renvoi.errors import ContractError
 
 _SEPARATORS = re.compile(r"[\s.\-()]")
 _DIGITS = re.compile(r"\+?[0-9]+")
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_E164 = re.compile(r"\+[1-9][0-9]*")
 
 # Every class phonenumbers knows, by the name operators write in RENVOI_REFUSED_NUMBER_TYPES,
 # with the label code 12's message gives.
@@ -109,8 +109,9 @@ def normalize_number(raw: str, *, region: str) -> str | None:
 
 
 def spelled_as_stored(raw: str) -> bool:
-    """Whether ``raw`` is spelled as the platform stores numbers (E.164: ``+``, then 2 to
-    15 digits, no separator).
+    """Whether ``raw`` is spelled as the platform stores numbers: ``+``, then digits, the
+    first not 0, no separator (E.164's shape; not its 15-digit bound, which
+    libphonenumber's possible numbers exceed in Germany or Indonesia).
 
     ``normalize_number`` gives every spelling of a number this one and leaves it
     unchanged, so a number spelled so that the platform holds is that number, valid, with

@@ -17,13 +17,13 @@ How a cache hears it depends on the backend:
   fails at its very next request, on every process.
 - PostgreSQL (within delivery): every announcement is a ``pg_notify`` in the writer's
   transaction; a listener per process (a task of its event loop) forgets the subject
-  when the commit is delivered (typically well under a millisecond on one network), and everything
-  whenever it (re)connects, since notifications sent while it was away are lost. Until
-  delivery another node may still answer from the old state, so only the route shelf
-  serves on PostgreSQL (a call routed a millisecond after a change, as it would have been
-  a millisecond before it). API keys and customers' reads are shelves that serve only
-  where the cache is exact: on PostgreSQL they read the database every time, and a
-  revoked key fails at once there too.
+  when the commit is delivered (typically well under a millisecond on one network),
+  and everything whenever it (re)connects, since notifications sent while it was away
+  are lost. Until delivery another node may still answer from the old state, so only
+  the route shelf serves on PostgreSQL (a call routed a millisecond after a change, as
+  it would have been a millisecond before it). API keys and customers' reads are
+  shelves that serve only where the cache is exact: on PostgreSQL they read the
+  database every time, and a revoked key fails at once there too.
 
 A generation counter guards the race between a load and an invalidation: a state read
 before an invalidation is not stored after it.

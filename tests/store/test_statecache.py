@@ -4,12 +4,15 @@ shelf serves)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from asyncio import StreamReader, StreamWriter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from sqlalchemy.engine import make_url
 
 from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.domain.routing import RouteState, SipTargets, decide_route
@@ -211,3 +214,85 @@ def test_a_full_shelf_lets_its_oldest_entry_go(
         assert len(routes.entries) == 2
     finally:
         loop.call(small.close)
+
+
+class SilentProxy:
+    """A TCP relay to PostgreSQL that can stop relaying without closing anything, as a
+    partition would: each side's socket stays open, and nothing arrives."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.silent = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay_both, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _relay_both(self, client_r: StreamReader, client_w: StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        await asyncio.gather(self._relay(client_r, server_w), self._relay(server_r, client_w))
+
+    async def _relay(self, source: StreamReader, sink: StreamWriter) -> None:
+        while data := await source.read(65536):
+            while self.silent:
+                await asyncio.sleep(0.05)
+            sink.write(data)
+            await sink.drain()
+        sink.close()
+
+
+def test_a_silent_server_stops_the_cache_serving_until_it_answers_again(
+    database: Database, database_url: str, tenant: Tenant, loop: BlockingPortal
+) -> None:
+    """A listener that hears nothing cannot tell a partition from a quiet platform: its
+    heartbeat's probe can. Until the server answers again the cache is bypassed (a
+    change made meanwhile on another node is never hidden by a stale route)."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's cache reads its own file: there is no connection to lose")
+    url = make_url(database_url)
+    proxy = SilentProxy(url.port or 5432)
+    loop.call(proxy.start)
+    through = Database(url.set(port=proxy.port).render_as_string(hide_password=False))
+    cache = StateCache(through, heartbeat=0.2)
+    routes = cache.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
+    loop.call(cache.start)
+    try:
+        assert wait_until_forgotten(routes, A)  # connected
+        fill(routes, database)
+        time.sleep(1.0)  # five heartbeats: a quiet, answering server keeps the cache
+        assert routes.get(A) is not MISSING
+        proxy.silent = True
+        # Within two heartbeats (0.4 s), with room for a loaded machine; well before the
+        # probe's own timeout and psycopg's cancellation (up to 11 s) would end it.
+        assert wait_until(lambda: not cache.live, timeout=5.0)
+        assert routes.get(A) is MISSING
+        forward(database, tenant, A, "+33612345678")  # its notification is held
+        proxy.silent = False
+        assert wait_until(lambda: cache.live)
+        # Serving again, it never answers the route from before the silence.
+        state = routes.get(A)
+        assert state is MISSING or (
+            isinstance(state, RouteState) and state.setting.param == "+33612345678"
+        )
+        fill(routes, database)
+        assert routes.get(A) is not MISSING
+    finally:
+        proxy.silent = False
+        loop.call(cache.close)
+        loop.call(proxy.close)
+        through.dispose()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False

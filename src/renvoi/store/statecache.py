@@ -19,11 +19,12 @@ How a cache hears it depends on the backend:
   transaction; a listener per process (a task of its event loop) forgets the subject
   when the commit is delivered (typically well under a millisecond on one network),
   and everything whenever it (re)connects, since notifications sent while it was away
-  are lost. Until delivery another node may still answer from the old state, so only
-  the route shelf serves on PostgreSQL (a call routed a millisecond after a change, as
-  it would have been a millisecond before it). API keys and customers' reads are
-  shelves that serve only where the cache is exact: on PostgreSQL they read the
-  database every time, and a revoked key fails at once there too.
+  are lost. The cache serves only while the listener hears from the server (a probe
+  every ``HEARTBEAT_SECONDS``). Until delivery another node may still answer from the
+  old state, so only the route shelf serves on PostgreSQL (a call routed a millisecond
+  after a change, as it would have been a millisecond before it). API keys and
+  customers' reads are shelves that serve only where the cache is exact: on PostgreSQL
+  they read the database every time, and a revoked key fails at once there too.
 
 A generation counter guards the race between a load and an invalidation: a state read
 before an invalidation is not stored after it.
@@ -35,6 +36,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from typing import Any, Final, Generic, TypeVar, cast
 
 import psycopg
@@ -53,6 +55,11 @@ log = structlog.get_logger("renvoi.statecache")
 MISSING: Final = object()
 # Events kept in ``cache_events``: a cache further behind than this forgets everything.
 KEEP_EVENTS: Final = 1024
+# How often a PostgreSQL listener proves that its connection still answers. A server
+# that vanished without closing the socket (a partition) sends nothing, which a quiet
+# listener cannot tell from no changes: the cache stops serving once it has heard
+# nothing, neither a notification nor a probe's answer, for two of these.
+HEARTBEAT_SECONDS: Final = 1.0
 
 V = TypeVar("V")
 
@@ -100,8 +107,16 @@ class StateCache:
         entries: the most entries a shelf keeps; the oldest goes first.
     """
 
-    def __init__(self, db: Database, *, enabled: bool = True, entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        enabled: bool = True,
+        entries: int = 100_000,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.enabled = enabled
+        self.heartbeat = heartbeat
         self.entries = entries
         self.exact = db.is_sqlite
         self.db = db
@@ -113,8 +128,9 @@ class StateCache:
         self._data_version: int | None = None
         self._seq = 0
         # Serving: SQLite once watching (``start``); PostgreSQL while its listener is
-        # connected.
+        # connected and has heard from the server before ``_heard_by``.
         self._live = False
+        self._heard_by = 0.0
 
     def shelf(
         self, load: PointRead[V], *, per_number: bool, keep_missing: bool, exact_only: bool
@@ -159,8 +175,9 @@ class StateCache:
 
     @property
     def live(self) -> bool:
-        """Whether the cache serves (PostgreSQL: its listener is connected)."""
-        return self.enabled and self._live
+        """Whether the cache serves (PostgreSQL: its listener is connected and heard
+        from the server within two heartbeats)."""
+        return self.enabled and self._live and (self.exact or time.monotonic() < self._heard_by)
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -219,16 +236,36 @@ class StateCache:
                     ) as conn:
                         await conn.execute(f"LISTEN {CHANNEL}")
                         self.invalidate()  # whatever changed while we were not listening
+                        self._heard()
                         self._live = True
-                        async for notice in conn.notifies():
-                            self.invalidate(notice.payload or None)
-                except psycopg.Error as exc:
+                        while True:
+                            async for notice in conn.notifies(timeout=self.heartbeat):
+                                self._heard()
+                                self.invalidate(notice.payload or None)
+                            await self._probe(conn)
+                except (psycopg.Error, TimeoutError) as exc:
                     self._live = False
                     self.invalidate()
                     log.warning("cache_listener_reconnecting", error=type(exc).__name__)
                     await asyncio.sleep(1.0)
         finally:
             self._live = False
+
+    def _heard(self) -> None:
+        now = time.monotonic()
+        if now >= self._heard_by:
+            # Heard again after a silence: what was sent meanwhile may still be on its
+            # way, so nothing kept from before is trusted.
+            self.invalidate()
+        self._heard_by = now + 2 * self.heartbeat
+
+    async def _probe(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The server still answers (else ``TimeoutError``, and the listener reconnects;
+        the cache has stopped serving meanwhile, ``live``). A notification that arrives
+        during the probe is kept by psycopg (3.3: ``notifies()`` yields it next)."""
+        async with asyncio.timeout(5 * self.heartbeat):
+            await conn.execute("SELECT 1")
+        self._heard()
 
 
 class Shelf(Generic[V]):

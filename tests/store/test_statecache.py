@@ -75,13 +75,17 @@ def fill(shelf: Shelf[RouteState | None], database: Database, e164: str = A) -> 
     shelf.put(e164, calls.route_state(database, e164), generation)
 
 
-def wait_until_forgotten(shelf: Shelf[RouteState | None], key: str, timeout: float = 5.0) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if shelf._cache.live and shelf.get(key) is MISSING:
+        if condition():
             return True
         time.sleep(0.01)
     return False
+
+
+def wait_until_forgotten(shelf: Shelf[RouteState | None], key: str, timeout: float = 5.0) -> bool:
+    return wait_until(lambda: shelf._cache.live and shelf.get(key) is MISSING, timeout)
 
 
 def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
@@ -287,12 +291,3 @@ def test_a_silent_server_stops_the_cache_serving_until_it_answers_again(
         loop.call(cache.close)
         loop.call(proxy.close)
         through.dispose()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False

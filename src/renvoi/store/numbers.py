@@ -366,12 +366,10 @@ def apply_forwarding(
 
     # A destination not on the platform ends the loop walk at once (read in this
     # transaction, with the lock: no round trip more).
-    not_ours: set[str] = set()
-    if destination is not None and row is not None and destination_id is None:
-        not_ours.add(destination)
+    outside = destination if row is not None and destination_id is None else None
 
     def next_hop(number: str) -> str | None:
-        if number in not_ours:
+        if number == outside:
             return None
         hop = db.fetch_one(_FORWARDED_TO, {"b_e164": number}, conn=conn)
         return None if hop is None else hop[0]

@@ -127,9 +127,9 @@ class StateCache:
         self._sqlite: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self._seq = 0
-        # Serving: SQLite once watching (``start``); PostgreSQL while its listener is
-        # connected and has heard from the server before ``_heard_by``.
-        self._live = False
+        # Serving: SQLite once watching (``start``); PostgreSQL until ``_heard_by``
+        # (0 while its listener is not connected).
+        self._watching = False
         self._heard_by = 0.0
 
     def shelf(
@@ -165,7 +165,7 @@ class StateCache:
                 (self._seq,) = self._sqlite.execute(
                     "SELECT coalesce(max(seq), 0) FROM cache_events"
                 ).fetchone()
-                self._live = True
+                self._watching = True
             except sqlite3.Error as exc:
                 # No way to see changes: serve from the database, uncached (still correct).
                 self._sqlite = None
@@ -175,9 +175,11 @@ class StateCache:
 
     @property
     def live(self) -> bool:
-        """Whether the cache serves (PostgreSQL: its listener is connected and heard
+        """Whether the cache serves (PostgreSQL: its listener is connected and has heard
         from the server within two heartbeats)."""
-        return self.enabled and self._live and (self.exact or time.monotonic() < self._heard_by)
+        if not self.enabled:
+            return False
+        return self._watching if self.exact else time.monotonic() < self._heard_by
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -235,27 +237,24 @@ class StateCache:
                         dsn, autocommit=True, connect_timeout=5
                     ) as conn:
                         await conn.execute(f"LISTEN {CHANNEL}")
-                        self.invalidate()  # whatever changed while we were not listening
                         self._heard()
-                        self._live = True
                         while True:
                             async for notice in conn.notifies(timeout=self.heartbeat):
                                 self._heard()
                                 self.invalidate(notice.payload or None)
                             await self._probe(conn)
                 except (psycopg.Error, TimeoutError) as exc:
-                    self._live = False
-                    self.invalidate()
+                    self._heard_by = 0.0
                     log.warning("cache_listener_reconnecting", error=type(exc).__name__)
                     await asyncio.sleep(1.0)
         finally:
-            self._live = False
+            self._heard_by = 0.0
 
     def _heard(self) -> None:
         now = time.monotonic()
         if now >= self._heard_by:
-            # Heard again after a silence: what was sent meanwhile may still be on its
-            # way, so nothing kept from before is trusted.
+            # Heard after a silence or a (re)connection: what was sent meanwhile is
+            # lost or still on its way, so nothing kept from before is trusted.
             self.invalidate()
         self._heard_by = now + 2 * self.heartbeat
 

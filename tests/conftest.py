@@ -28,10 +28,12 @@ from sqlalchemy.engine import make_url
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
+from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 from renvoi.store.models import Base
+from renvoi.store.records import Principal
 
 PG_ADMIN_URL = os.environ.get(
     "RENVOI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -123,6 +125,17 @@ class Tenant:
     key: str
     key_id: str
     numbers: list[str]
+
+    @property
+    def principal(self) -> Principal:
+        """Who the tenant's key speaks for."""
+        return Principal(self.key_id, self.account_id)
+
+
+def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
+    """Forward the tenant's number to ``destination``, as its key would."""
+    command = Command(e164, Setting(Mode.FORWARD, destination))
+    numbers.change_forwarding(db, command, principal=tenant.principal, region="FR")
 
 
 def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:

@@ -6,11 +6,8 @@ from fastapi.testclient import TestClient
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
-from renvoi.domain.callforward import Command, Mode, Setting
-from renvoi.store import numbers
 from renvoi.store.database import Database
-from renvoi.store.records import Principal
-from tests.conftest import Tenant
+from tests.conftest import Tenant, forward
 
 ROUTE = "/internal/v1/route/+33757000001"
 
@@ -60,9 +57,7 @@ def test_every_spelling_of_a_number_routes_alike(
 ) -> None:
     """The stored spelling is looked up without parsing (``platform_number``); any other,
     including one that only looks stored (``+33 0…``), is parsed first."""
-    principal = Principal(tenant.key_id, tenant.account_id)
-    command = Command("+33757000001", Setting(Mode.FORWARD, "+33612345678"))
-    numbers.change_forwarding(database, command, principal=principal, region="FR")
+    forward(database, tenant, "+33757000001", "+33612345678")
     settings = Settings(database_url=database_url, route_token="route-secret")
     auth = {"Authorization": "Bearer route-secret"}
     with TestClient(create_app(settings, db=database)) as client:

@@ -20,7 +20,6 @@ from renvoi.store import numbers
 from renvoi.store.database import CHECKPOINT_EVERY, Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Number
-from renvoi.store.records import Principal
 from tests.conftest import Tenant
 
 A, B = "+33757000001", "+33757000002"
@@ -28,11 +27,9 @@ DEST = "+33612345678"
 
 
 def forward(db: Database, tenant: Tenant, e164: str) -> Callable[[Connection], numbers.Applied]:
-    principal = Principal(tenant.key_id, tenant.account_id)
-
     def work(conn: Connection) -> numbers.Applied:
         return numbers.apply_forwarding(
-            db, conn, e164, Setting(Mode.FORWARD, DEST), principal=principal
+            db, conn, e164, Setting(Mode.FORWARD, DEST), principal=tenant.principal
         )
 
     return work

@@ -14,13 +14,12 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy.engine import make_url
 
-from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import RouteState, SipTargets, decide_route
-from renvoi.store import accounts, calls, numbers
+from renvoi.store import accounts, calls
 from renvoi.store.database import Database
-from renvoi.store.records import Principal
 from renvoi.store.statecache import KEEP_EVENTS, MISSING, Shelf, StateCache, announce
-from tests.conftest import Tenant
+from tests.conftest import Tenant, forward
 
 A = "+33757000001"
 B = "+33757000002"
@@ -86,12 +85,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 def wait_until_forgotten(shelf: Shelf[RouteState | None], key: str, timeout: float = 5.0) -> bool:
     return wait_until(lambda: shelf._cache.live and shelf.get(key) is MISSING, timeout)
-
-
-def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
-    principal = Principal(tenant.key_id, tenant.account_id)
-    command = Command(e164, Setting(Mode.FORWARD, destination))
-    numbers.change_forwarding(db, command, principal=principal, region="FR")
 
 
 def test_a_change_from_another_connection_forgets_the_number(

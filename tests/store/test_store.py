@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Connection, select, text
 
-from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.errors import NotFoundError, StoreError
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
 from renvoi.store.models import ApiKey
-from renvoi.store.records import Principal
-from tests.conftest import Tenant, end_other_sessions
+from tests.conftest import Tenant, end_other_sessions, forward
 
 
 def test_keys_are_stored_only_as_hashes(database: Database) -> None:
@@ -62,18 +60,14 @@ def test_naive_datetimes_are_refused(database: Database) -> None:
 
 
 def test_suspension_keeps_the_forwarding(database: Database, tenant: Tenant) -> None:
-    principal = Principal(tenant.key_id, tenant.account_id)
-    command = Command("+33757000001", Setting(Mode.FORWARD, "+33612345678"))
-    numbers.change_forwarding(database, command, principal=principal, region="FR")
+    forward(database, tenant, "+33757000001", "+33612345678")
     numbers.set_suspended(database, "+33757000001", suspended=True, region="FR")
     record = numbers.set_suspended(database, "+33757000001", suspended=False, region="FR")
     assert (record.status, record.type, record.param) == ("active", 1, "+33612345678")
 
 
 def test_remove_takes_the_history_and_frees_the_number(database: Database, tenant: Tenant) -> None:
-    principal = Principal(tenant.key_id, tenant.account_id)
-    command = Command("+33757000001", Setting(Mode.FORWARD, "+33612345678"))
-    numbers.change_forwarding(database, command, principal=principal, region="FR")
+    forward(database, tenant, "+33757000001", "+33612345678")
     numbers.remove_number(database, "+33757000001", region="FR")
     with pytest.raises(NotFoundError):
         numbers.history(database, "+33757000001", region="FR")

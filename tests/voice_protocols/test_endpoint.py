@@ -13,7 +13,6 @@ from renvoi.config import Settings
 from renvoi.domain.callforward import Command, Mode, Setting
 from renvoi.store import numbers
 from renvoi.store.database import Database
-from renvoi.store.records import Principal
 from renvoi.voice.endpoint import VoicemailEndpoint
 from renvoi.voice.sansio import sip
 from tests.conftest import Tenant, free_udp_port
@@ -90,9 +89,8 @@ def test_refusals_and_answers_outside_a_call(
 
 
 def test_an_offer_without_g711_is_488(database: Database, tenant: Tenant, tmp_path: Path) -> None:
-    principal = Principal(tenant.key_id, tenant.account_id)
     command = Command(A, Setting(Mode.VOICEMAIL, "ann@example.com"))
-    numbers.change_forwarding(database, command, principal=principal, region="FR")
+    numbers.change_forwarding(database, command, principal=tenant.principal, region="FR")
     assert exchange(database, tmp_path, [request("INVITE", A, sdp="18 9")]) == [488]
 
 

@@ -166,14 +166,27 @@ def other_tenant(database: Database) -> Tenant:
 
 def end_other_sessions(database: Database) -> None:
     """PostgreSQL ends every other session of the database, as a restart would without
-    the wait: what the pools hold is dead."""
+    the wait: what the pools hold is dead. Returns once those sessions are gone (the
+    server ends them after answering), so that their sockets have been closed."""
     with database.engine.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ended = (
+            conn.execute(
+                text(
+                    "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             )
+            .scalars()
+            .all()
         )
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:ended)")
+        deadline = time.monotonic() + 10
+        while True:
+            conn.rollback()  # pg_stat_activity is a snapshot per transaction
+            if not conn.execute(alive, {"ended": list(ended)}).scalar():
+                return
+            assert time.monotonic() < deadline, "sessions still alive 10 s after the end"
+            time.sleep(0.01)
 
 
 def free_port() -> int:

@@ -6,12 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from renvoi.errors import NotFoundError, StoreError
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
-from renvoi.store.models import ApiKey
+from renvoi.store.models import ApiKey, Number
 from tests.conftest import Tenant, end_other_sessions, forward
 
 
@@ -92,7 +92,8 @@ def test_a_change_after_the_server_ended_the_pools_connections_succeeds(
     database: Database, tenant: Tenant
 ) -> None:
     """Pooled connections the server has ended (a restart) are replaced at checkout,
-    in the threads' pool and in the event loop's, without failing the change."""
+    in the threads' pool and in the event loops' two (the engine's for changes in a
+    transaction, the driver's for the unlocked change), without failing the change."""
     if database.is_sqlite:
         pytest.skip("SQLite has no connection to lose")
     touch = text("UPDATE numbers SET updated_at = updated_at WHERE e164 = :e164")
@@ -112,6 +113,12 @@ def test_a_change_after_the_server_ended_the_pools_connections_succeeds(
             await database.write_async(work)
             end_other_sessions(database)
             await database.write_async(work)
+            # ``write_one_async`` is never tried again (it may have committed): the
+            # dead connection must not be handed to it at all.
+            found = select(Number.id).where(Number.e164 == bindparam("e164"))
+            assert await database.write_one_async(found, {"e164": tenant.numbers[0]})
+            end_other_sessions(database)
+            assert await database.write_one_async(found, {"e164": tenant.numbers[0]})
         finally:
             await database.close_async()
 

@@ -144,15 +144,13 @@ async def set_callforward(request: Request) -> Response:
     if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
         check_country(command.wanted.param, principal.countries)
     e164 = _customer_number(services, command.number)
-    applied = await services.writer.run(
-        partial(
-            numbers.apply_forwarding,
-            services.db,
-            e164=e164,
-            wanted=command.wanted,
-            principal=principal,
-            dry_run=dry_run,
-        )
+    applied = await numbers.apply_forwarding_async(
+        services.writer,
+        services.db,
+        e164,
+        command.wanted,
+        principal=principal,
+        dry_run=dry_run,
     )
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)

@@ -348,6 +348,32 @@ class Database:
             raise _store_error(exc) from exc
         return _processed(compiled, found)
 
+    async def write_one_async(
+        self, statement: AnySelect, params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """One prebuilt statement that writes (data-modifying CTEs under a SELECT), as a
+        transaction of its own on the loop's pool (``open_async``; PostgreSQL only): the
+        first row it returns, or None.
+
+        Never tried again: a connection lost under it may have committed it. It fails
+        as unavailable instead, as a change whose commit was not acknowledged. Without
+        that pool (no ``open_async`` in this loop), in a worker thread.
+        """
+        compiled = self._compiled_for(statement, params)
+        pool = self._async_pool
+        if pool is None or self._async_loop is not asyncio.get_running_loop():
+            return await anyio.to_thread.run_sync(self._write_one, compiled, params)
+        try:
+            found = await _fetch_async(pool, compiled, params)
+        except PoolTimeout as exc:
+            raise StoreUnavailableError("no database connection free") from exc
+        except psycopg.Error as exc:
+            raise _store_error(exc) from exc
+        return _processed(compiled, found)
+
+    def _write_one(self, compiled: _Compiled, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        return _processed(compiled, self._run(None, compiled, params).fetchone())
+
     async def open_async(self) -> None:
         """Open the running event loop's pool for ``fetch_one_async`` (PostgreSQL; the
         app's lifespan). Its connections are opened in the background."""
@@ -359,6 +385,7 @@ class Database:
             max_size=self._pool_size,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(self.timeout))},
             timeout=self.timeout,
+            check=_check_not_ended,
             open=False,
         )
         await pool.open(wait=False)
@@ -586,29 +613,44 @@ class Database:
 def _discard_if_ended(
     _dbapi_connection: object, record: ConnectionPoolEntry, _proxy: object
 ) -> None:
-    """Pool checkout on PostgreSQL: a connection the server has ended is replaced.
-
-    A restart, or an administrator, leaves dead connections in the pool. An idle
-    connection has nothing to read unless the server said goodbye (its last error, then
-    the end of the stream), so a readable socket is checked without a round trip: one
-    ``poll`` instead of SQLAlchemy's pre-ping ``SELECT 1``, which was one of a
-    change's ten round trips. SQLAlchemy connects again on ``DisconnectionError``. (A
-    reloaded server setting may also be announced to an idle connection: it is replaced
-    too, which costs a connection and nothing else.)
-    """
-    pgconn = cast(
+    """Pool checkout on PostgreSQL: a connection the server has ended is replaced
+    (``_ended``). One ``poll`` instead of SQLAlchemy's pre-ping ``SELECT 1``, which was
+    one of a change's ten round trips. SQLAlchemy connects again on
+    ``DisconnectionError``."""
+    driver = cast(
         "psycopg.Connection[Any] | psycopg.AsyncConnection[Any]", record.driver_connection
-    ).pgconn
-    try:
-        ended = pgconn.status != psycopg.pq.ConnStatus.OK
-        if not ended:
-            idle = select.poll()  # not select(): a busy process's descriptors pass 1024
-            idle.register(pgconn.socket, select.POLLIN)
-            ended = bool(idle.poll(0))
-    except (psycopg.Error, OSError):
-        ended = True
-    if ended:
+    )
+    if _ended(driver):
         raise DisconnectionError("the server ended this connection")
+
+
+async def _check_not_ended(connection: psycopg.AsyncConnection[Any]) -> None:
+    """The loop's pool on getting a connection (``open_async``): one the server has
+    ended is replaced (``_ended``), so that a change is never sent on it. (Closed, the
+    pool discards it; only failing the check, it would be handed out again.)"""
+    if _ended(connection):
+        await connection.close()
+        raise psycopg.OperationalError("the server ended this connection")
+
+
+def _ended(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server has ended an idle connection, without a round trip.
+
+    A restart, or an administrator, leaves dead connections in a pool. An idle
+    connection has nothing to read unless the server said goodbye (its last error, then
+    the end of the stream), so its socket is only polled. (A reloaded server setting may
+    also be announced to an idle connection: it is replaced too, which costs a
+    connection and nothing else.)
+    """
+    pgconn = connection.pgconn
+    try:
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            return True
+        idle = select.poll()  # not select(): a busy process's descriptors pass 1024
+        idle.register(pgconn.socket, select.POLLIN)
+        return bool(idle.poll(0))
+    except (psycopg.Error, OSError):
+        return True
 
 
 def _processed(compiled: _Compiled, found: Sequence[Any] | None) -> tuple[Any, ...] | None:

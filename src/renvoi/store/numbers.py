@@ -4,7 +4,10 @@
 lets ``domain.callforward.decide`` run checks 9 to 14 on it, and writes the new state and
 its history row in the same transaction (the API batches them: ``groupcommit``), so an
 acknowledged change is durable and two requests racing on one number are serialized
-(contract: "Every change is atomic").
+(contract: "Every change is atomic"). On PostgreSQL the API first tries
+``apply_forwarding_unlocked``: the same checks on the state read without a lock, and a
+write that applies only if that state still holds (compare and set), which takes half
+the round trips; a change that lost a race is decided again by ``apply_forwarding``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -24,6 +28,7 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database, PointRead
+from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
 from renvoi.store.statecache import announce, announcing, notice
@@ -48,23 +53,20 @@ _RECORD_COLUMNS = (
 # statement costs more than executing these (measured, ``bench/api.py``).
 _RECORD_OF = select(*_RECORD_COLUMNS).where(Number.e164 == bindparam("b_e164"))
 _DESTINATION = aliased(Number)
-# The number's state, locked, and whether the wanted destination (None: no destination)
-# is a number of the platform, in one round trip.
-_LOCKED_STATE = (
-    select(
-        Number.id,
-        Number.account_id,
-        Number.suspended,
-        Number.voice,
-        Number.mode,
-        Number.param,
-        select(_DESTINATION.id)
-        .where(_DESTINATION.e164 == bindparam("b_destination"))
-        .scalar_subquery(),
-    )
-    .where(Number.e164 == bindparam("b_e164"))
-    .with_for_update(of=Number)
-)
+# The number's state, and whether the wanted destination (None: no destination) is a
+# number of the platform, in one round trip; locked for a change in a transaction.
+_STATE = select(
+    Number.id,
+    Number.account_id,
+    Number.suspended,
+    Number.voice,
+    Number.mode,
+    Number.param,
+    select(_DESTINATION.id)
+    .where(_DESTINATION.e164 == bindparam("b_destination"))
+    .scalar_subquery(),
+).where(Number.e164 == bindparam("b_e164"))
+_LOCKED_STATE = _STATE.with_for_update(of=Number)
 _FORWARDED_TO = select(Number.param).where(
     Number.e164 == bindparam("b_e164"), Number.mode == Mode.FORWARD
 )
@@ -85,6 +87,44 @@ _RECORD_CHANGE = insert(Change).values(
 )
 # PostgreSQL: the update, its history row and the notification in one round trip.
 _ANNOUNCED_CHANGE = announcing(_SET_FORWARDING, _RECORD_CHANGE)
+# PostgreSQL, outside a transaction: the same, only if the number is still in the state
+# read and the destination still not a number of the platform (one statement: atomic).
+# One row if it changed, none if not.
+_CHANGED_IF_UNCHANGED = (
+    update(Number)
+    .where(
+        Number.id == bindparam("b_id"),
+        Number.account_id == bindparam("b_account_id"),
+        Number.suspended == bindparam("b_suspended"),
+        Number.voice == bindparam("b_voice"),
+        Number.mode == bindparam("b_old_mode"),
+        Number.param.is_not_distinct_from(bindparam("b_old_param")),
+        ~exists().where(_DESTINATION.e164 == bindparam("b_destination")),
+    )
+    .values(mode=bindparam("b_mode"), param=bindparam("b_param"), updated_at=bindparam("b_at"))
+    .returning(Number.id)
+    .cte("changed")
+)
+_CHANGE_IF_UNCHANGED = (
+    select(func.pg_notify(bindparam("channel"), bindparam("subject")))
+    .select_from(_CHANGED_IF_UNCHANGED)
+    .add_cte(
+        insert(Change)
+        .from_select(
+            ["number_id", "key_id", "old_mode", "old_param", "new_mode", "new_param", "changed_at"],
+            select(
+                _CHANGED_IF_UNCHANGED.c.id,
+                bindparam("b_key_id", type_=Change.key_id.type),
+                bindparam("b_old_mode", type_=Change.old_mode.type),
+                bindparam("b_old_param", type_=Change.old_param.type),
+                bindparam("b_new_mode", type_=Change.new_mode.type),
+                bindparam("b_new_param", type_=Change.new_param.type),
+                bindparam("b_changed_at", type_=Change.changed_at.type),
+            ),
+        )
+        .cte("recorded")
+    )
+)
 
 
 def _record(row: Sequence[Any]) -> NumberRecord:
@@ -351,18 +391,9 @@ def apply_forwarding(
     Raises:
         ContractError: the check that failed (nothing written).
     """
-    destination = wanted.param if wanted.mode is Mode.FORWARD else None
+    destination = _destination(wanted)
     row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
-    state, destination_id = None, None
-    if row is not None:
-        number_id, account_id, suspended, voice, mode, param, destination_id = row
-        state = NumberState(
-            number=e164,
-            account_id=account_id,
-            suspended=suspended,
-            voice=voice,
-            setting=Setting(Mode(mode), param),
-        )
+    number_id, state, destination_id = _state(e164, row)
 
     # A destination not on the platform ends the loop walk at once (read in this
     # transaction, with the lock: no round trip more).
@@ -385,12 +416,137 @@ def apply_forwarding(
         # lock (no loop can close through a number that is not ours).
         db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
     code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
-    assert row is not None and state is not None  # decide raised otherwise
+    assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
+    params = _change(number_id, state, wanted, principal=principal, now=now)
+    if db.is_sqlite:  # in-process: a statement costs no round trip
+        db.execute(conn, _SET_FORWARDING, params)
+        db.execute(conn, _RECORD_CHANGE, params)
+        announce(db, conn, e164)
+    else:
+        db.execute(conn, _ANNOUNCED_CHANGE, {**params, **notice(e164)})
+    return Applied(code=code, number=e164)
+
+
+async def apply_forwarding_async(
+    writer: Writer,
+    db: Database,
+    e164: str,
+    wanted: Setting,
+    *,
+    principal: Principal,
+    dry_run: bool = False,
+) -> Applied:
+    """A customer's change, for a coroutine (the API): on PostgreSQL without a lock
+    where it can (``apply_forwarding_unlocked``), or else in the writer's transaction
+    (``groupcommit``).
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+        StoreError: the database failed; nothing was changed.
+    """
+    if not db.is_sqlite:
+        applied = await apply_forwarding_unlocked(
+            db, e164, wanted, principal=principal, dry_run=dry_run
+        )
+        if applied is not None:
+            return applied
+    return await writer.run(
+        partial(
+            apply_forwarding, db, e164=e164, wanted=wanted, principal=principal, dry_run=dry_run
+        )
+    )
+
+
+async def apply_forwarding_unlocked(
+    db: Database,
+    e164: str,
+    wanted: Setting,
+    *,
+    principal: Principal,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> Applied | None:
+    """``apply_forwarding`` on PostgreSQL without a transaction or a lock: the state is
+    read, checks 9 to 14 run on it, and the change is written only if the number is
+    still in that state (compare and set, one statement). Two statements in autocommit
+    where the locked path takes four round trips (BEGIN, the locked read, the change,
+    COMMIT).
+
+    A refusal is answered from the state read, which was the number's state at that
+    moment. Returns None where only the locked path can answer: a destination that is a
+    number of the platform (the loop check walks under a lock), or a state that changed
+    between the read and the write (a racing change won; the locked path decides again
+    on the new state).
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+    """
+    destination = _destination(wanted)
+    params = {"b_e164": e164, "b_destination": destination}
+    row = await db.fetch_one_async(_STATE, params)
+    number_id, state, destination_id = _state(e164, row)
+    if destination_id is not None:
+        return None
+    # No destination, or one not on the platform: the loop walk ends at once.
+    code = decide(state, wanted, account_id=principal.account_id, next_hop=_outside)
+    assert state is not None  # decide raised otherwise
+    if dry_run:
+        return Applied(code=code, number=e164, dry_run=True)
+    change = {
+        **params,
+        **_change(number_id, state, wanted, principal=principal, now=now),
+        "b_account_id": state.account_id,
+        "b_suspended": state.suspended,
+        "b_voice": state.voice,
+        **notice(e164),
+    }
+    if await db.write_one_async(_CHANGE_IF_UNCHANGED, change) is None:
+        return None
+    return Applied(code=code, number=e164)
+
+
+def _destination(wanted: Setting) -> str | None:
+    return wanted.param if wanted.mode is Mode.FORWARD else None
+
+
+def _outside(_number: str) -> None:
+    """``next_hop`` where the destination is not on the platform."""
+    return None
+
+
+def _state(e164: str, row: tuple[Any, ...] | None) -> tuple[int, NumberState | None, int | None]:
+    """A row of ``_STATE``: the number's id, its state (None: not on the platform), and
+    the destination's id (None: not on the platform)."""
+    if row is None:
+        return 0, None, None
+    number_id, account_id, suspended, voice, mode, param, destination_id = row
+    state = NumberState(
+        number=e164,
+        account_id=account_id,
+        suspended=suspended,
+        voice=voice,
+        setting=Setting(Mode(mode), param),
+    )
+    return number_id, state, destination_id
+
+
+def _change(
+    number_id: int,
+    state: NumberState,
+    wanted: Setting,
+    *,
+    principal: Principal,
+    now: datetime | None,
+) -> dict[str, Any]:
+    """The parameters of a change's update and history row."""
     when = now or datetime.now(UTC)
-    changed = {"b_id": number_id, "b_mode": wanted.mode, "b_param": wanted.param, "b_at": when}
-    recorded = {
+    return {
+        "b_id": number_id,
+        "b_mode": wanted.mode,
+        "b_param": wanted.param,
+        "b_at": when,
         "b_number_id": number_id,
         "b_key_id": principal.key_id,
         "b_old_mode": state.setting.mode,
@@ -399,10 +555,3 @@ def apply_forwarding(
         "b_new_param": wanted.param,
         "b_changed_at": when,
     }
-    if db.is_sqlite:  # in-process: a statement costs no round trip
-        db.execute(conn, _SET_FORWARDING, changed)
-        db.execute(conn, _RECORD_CHANGE, recorded)
-        announce(db, conn, e164)
-    else:
-        db.execute(conn, _ANNOUNCED_CHANGE, {**changed, **recorded, **notice(e164)})
-    return Applied(code=code, number=e164)

@@ -1,0 +1,139 @@
+"""PostgreSQL's unlocked change (``numbers.apply_forwarding_unlocked``): the state read,
+the checks on it, and a write only if the number is still in that state. A change
+committed between the read and the write sends the request down the locked path,
+which decides again on what is stored now."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from renvoi.domain.callforward import Mode, Setting
+from renvoi.domain.codes import Code
+from renvoi.errors import ContractError
+from renvoi.store import numbers
+from renvoi.store.database import Database
+from renvoi.store.groupcommit import Writer
+from renvoi.store.statecache import CHANNEL
+from tests.conftest import Tenant, forward
+
+A = "+33757000001"
+OUTSIDE = "+33612345678"
+JOINING = "+33757000030"  # not on the platform until a test adds it
+
+# SQLite's changes always take the writer's lock (``groupcommit``).
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def apply(db: Database, tenant: Tenant, wanted: Setting) -> numbers.Applied:
+    """``apply_forwarding_async`` as the API runs it, in an event loop with its pool."""
+
+    async def main() -> numbers.Applied:
+        await db.open_async()
+        try:
+            return await numbers.apply_forwarding_async(
+                Writer(db), db, A, wanted, principal=tenant.principal
+            )
+        finally:
+            await db.close_async()
+
+    return asyncio.run(main())
+
+
+def between_read_and_write(
+    monkeypatch: pytest.MonkeyPatch, db: Database, change: Callable[[], object]
+) -> list[bool]:
+    """Commit ``change`` (in a transaction of its own) right after the unlocked path's
+    read of the state; the returned list says whether it ran."""
+    read = db.fetch_one_async
+    ran: list[bool] = []
+
+    async def read_then_change(statement: Any, params: dict[str, Any]) -> Any:
+        row = await read(statement, params)
+        if not ran:
+            change()
+            ran.append(True)
+        return row
+
+    monkeypatch.setattr(db, "fetch_one_async", read_then_change)
+    return ran
+
+
+def test_a_change_is_written_with_its_history_and_announced(
+    database: Database, tenant: Tenant
+) -> None:
+    conninfo = database.url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(conninfo, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        applied = apply(database, tenant, Setting(Mode.FORWARD, OUTSIDE))
+        heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    assert (applied.code, applied.number) == (Code.CALLFORWARD_ENABLED, A)
+    assert heard == [A]
+    [change] = numbers.history(database, A, region="FR")
+    assert (change.previous_type, change.previous_param) == (0, None)
+    assert (change.type, change.param) == (1, OUTSIDE)
+    assert change.key_id == tenant.key_id
+
+
+@pytest.mark.parametrize(
+    ("before", "meanwhile"),
+    [
+        pytest.param(None, OUTSIDE, id="off-then-forward"),
+        pytest.param(OUTSIDE, "+33698765432", id="forward-then-another-destination"),
+    ],
+)
+def test_a_racing_change_is_decided_again_on_the_new_state(
+    database: Database,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+    before: str | None,
+    meanwhile: str,
+) -> None:
+    """The voicemail change starts from the forward committed between its read and its
+    write (its history says so), not from the state it read."""
+    if before is not None:
+        forward(database, tenant, A, before)
+    ran = between_read_and_write(
+        monkeypatch, database, lambda: forward(database, tenant, A, meanwhile)
+    )
+    applied = apply(database, tenant, Setting(Mode.VOICEMAIL, "ann@example.com"))
+    assert ran and applied.code == Code.VOICEMAIL_ENABLED
+    newest = numbers.history(database, A, region="FR")[0]
+    assert (newest.previous_type, newest.previous_param) == (1, meanwhile)
+    assert (newest.type, newest.param) == (2, "ann@example.com")
+
+
+def test_a_suspension_meanwhile_refuses_the_change(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = between_read_and_write(
+        monkeypatch,
+        database,
+        lambda: numbers.set_suspended(database, A, suspended=True, region="FR"),
+    )
+    with pytest.raises(ContractError) as refused:
+        apply(database, tenant, Setting(Mode.FORWARD, OUTSIDE))
+    assert ran and refused.value.code == Code.NUMBER_DISABLED
+    assert numbers.get_number(database, A, region="FR").type == 0
+    assert numbers.history(database, A, region="FR") == []
+
+
+def test_a_destination_that_joins_the_platform_meanwhile_is_checked_for_a_loop(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read: the destination is not on the platform, so no loop can close through it.
+    Committed meanwhile: it is, and it forwards back. The change must not close A→D→A."""
+
+    def join_and_forward_back() -> None:
+        numbers.add_number(database, JOINING, account_id=tenant.account_id, region="FR")
+        forward(database, tenant, JOINING, A)
+
+    ran = between_read_and_write(monkeypatch, database, join_and_forward_back)
+    with pytest.raises(ContractError) as refused:
+        apply(database, tenant, Setting(Mode.FORWARD, JOINING))
+    assert ran and refused.value.code == Code.FORWARD_INVALID
+    assert numbers.get_number(database, A, region="FR").type == 0

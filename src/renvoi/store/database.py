@@ -372,7 +372,17 @@ class Database:
         return _processed(compiled, found)
 
     def _write_one(self, compiled: _Compiled, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        return _processed(compiled, self._run(None, compiled, params).fetchone())
+        """``write_one_async`` on the calling thread's own connection: one the server
+        has ended is replaced first, and one lost under the statement is dropped."""
+        driver = self._driver()
+        if isinstance(driver, psycopg.Connection) and _ended(driver):
+            self._drop_driver()
+        try:
+            cursor = self._run(None, compiled, params)
+        except StoreUnavailableError:
+            self._drop_driver()
+            raise
+        return _processed(compiled, cursor.fetchone())
 
     async def open_async(self) -> None:
         """Open the running event loop's pool for ``fetch_one_async`` (PostgreSQL; the

@@ -6,8 +6,8 @@ which decides again on what is stored now."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -24,24 +24,32 @@ from tests.conftest import Tenant, forward
 A = "+33757000001"
 OUTSIDE = "+33612345678"
 JOINING = "+33757000030"  # not on the platform until a test adds it
+T = TypeVar("T")
 
 # SQLite's changes always take the writer's lock (``groupcommit``).
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-def apply(db: Database, tenant: Tenant, wanted: Setting) -> numbers.Applied:
-    """``apply_forwarding_async`` as the API runs it, in an event loop with its pool."""
+def in_loop(db: Database, run: Callable[[], Awaitable[T]]) -> T:
+    """``run()`` in an event loop with the database's pool, as the API runs it."""
 
-    async def main() -> numbers.Applied:
+    async def main() -> T:
         await db.open_async()
         try:
-            return await numbers.apply_forwarding_async(
-                Writer(db), db, A, wanted, principal=tenant.principal
-            )
+            return await run()
         finally:
             await db.close_async()
 
     return asyncio.run(main())
+
+
+def apply(db: Database, tenant: Tenant, wanted: Setting) -> numbers.Applied:
+    """``apply_forwarding_async``: unlocked where it can, else locked."""
+    principal = tenant.principal
+    writer = Writer(db)
+    return in_loop(
+        db, lambda: numbers.apply_forwarding_async(writer, db, A, wanted, principal=principal)
+    )
 
 
 def between_read_and_write(
@@ -69,8 +77,15 @@ def test_a_change_is_written_with_its_history_and_announced(
     conninfo = database.url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(conninfo, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
-        applied = apply(database, tenant, Setting(Mode.FORWARD, OUTSIDE))
+        applied = in_loop(
+            database,
+            lambda: numbers.apply_forwarding_unlocked(
+                database, A, Setting(Mode.FORWARD, OUTSIDE), principal=tenant.principal
+            ),
+        )
         heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    # Written by the unlocked path itself (None would have sent it down the locked one).
+    assert applied is not None
     assert (applied.code, applied.number) == (Code.CALLFORWARD_ENABLED, A)
     assert heard == [A]
     [change] = numbers.history(database, A, region="FR")

@@ -372,11 +372,8 @@ class Database:
         return _processed(compiled, found)
 
     def _write_one(self, compiled: _Compiled, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """``write_one_async`` on the calling thread's own connection: one the server
-        has ended is replaced first, and one lost under the statement is dropped."""
-        driver = self._driver()
-        if isinstance(driver, psycopg.Connection) and _ended(driver):
-            self._drop_driver()
+        """``write_one_async`` on the calling thread's own connection (``_driver``); one
+        lost under the statement is dropped, the next is new."""
         try:
             cursor = self._run(None, compiled, params)
         except StoreUnavailableError:
@@ -548,10 +545,14 @@ class Database:
         return entry
 
     def _driver(self) -> sqlite3.Connection | psycopg.Connection[Any]:
-        """The calling thread's own driver connection (made on first use)."""
+        """The calling thread's own driver connection (made on first use; on PostgreSQL
+        made again when the server has ended it, ``_ended``, as the pools do)."""
         connection: sqlite3.Connection | psycopg.Connection[Any] | None = getattr(
             self._local, "connection", None
         )
+        if isinstance(connection, psycopg.Connection) and _ended(connection):
+            self._drop_driver()
+            connection = None
         if connection is None:
             try:
                 if self.is_sqlite:

@@ -484,8 +484,7 @@ async def apply_forwarding_unlocked(
         ContractError: the check that failed (nothing written).
     """
     destination = _destination(wanted)
-    params = {"b_e164": e164, "b_destination": destination}
-    row = await db.fetch_one_async(_STATE, params)
+    row = await db.fetch_one_async(_STATE, {"b_e164": e164, "b_destination": destination})
     number_id, state, destination_id = _state(e164, row)
     if destination_id is not None:
         return None
@@ -495,7 +494,7 @@ async def apply_forwarding_unlocked(
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
     change = {
-        **params,
+        "b_destination": destination,
         **_change(number_id, state, wanted, principal=principal, now=now),
         "b_account_id": state.account_id,
         "b_suspended": state.suspended,

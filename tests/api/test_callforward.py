@@ -106,95 +106,96 @@ def test_key_check_comes_first(client: TestClient, tenant: Tenant) -> None:
     assert answer(post(client, apiKey="bad", type="x"))[1] == 10
 
 
-@pytest.mark.parametrize(
-    ("fields", "status", "code", "message"),
-    [
-        pytest.param(
-            {"type": 1, "param": DEST}, 400, 5, "Virtual number is required", id="3-no-number"
-        ),
-        pytest.param({"number": "", "type": 1}, 400, 5, "Virtual number is required", id="3-empty"),
-        pytest.param({"number": A}, 400, 6, "Type is required", id="4-no-type"),
-        pytest.param({"number": A, "type": 3}, 400, 7, "Type is not valid", id="5-three"),
-        pytest.param({"number": A, "type": -1}, 400, 7, "Type is not valid", id="5-minus"),
-        pytest.param({"number": A, "type": 1.5}, 400, 7, "Type is not valid", id="5-float"),
-        pytest.param({"number": A, "type": "abc"}, 400, 7, "Type is not valid", id="5-abc"),
-        pytest.param({"number": A, "type": "12"}, 400, 7, "Type is not valid", id="5-12"),
-        pytest.param({"number": A, "type": True}, 400, 7, "Type is not valid", id="5-true"),
-        pytest.param({"number": A, "type": None}, 400, 7, "Type is not valid", id="5-null"),
-        pytest.param({"number": A, "type": [1]}, 400, 7, "Type is not valid", id="5-list"),
-        pytest.param({"number": A, "type": 1}, 400, 8, "param is required", id="6-forward"),
-        pytest.param({"number": A, "type": 2, "param": ""}, 400, 8, "param is required", id="6-vm"),
-        pytest.param(
-            {"number": A, "type": 2, "param": "nope"}, 400, 9, "Email is not valid", id="7-email"
-        ),
-        pytest.param(
-            {"number": A, "type": 1, "param": "0899123456"},
-            400,
-            12,
-            "Forward number is not valid: premium-rate numbers are refused",
-            id="8-premium",
-        ),
-        pytest.param(
-            {"number": A, "type": 1, "param": "0810123456"},
-            400,
-            12,
-            "Forward number is not valid: shared-cost numbers are refused",
-            id="8-shared-cost",
-        ),
-        pytest.param(
-            {"number": A, "type": 1, "param": "123"},
-            400,
-            12,
-            "Forward number is not valid: not a valid phone number",
-            id="8-invalid",
-        ),
-        pytest.param(
-            {"number": A, "type": 1, "param": "07 57 00 00 01"},
-            400,
-            12,
-            "Forward number is not valid: a number cannot forward to itself",
-            id="8-itself",
-        ),
-        pytest.param(
-            {"number": "NUMBET", "type": 0},
-            404,
-            13,
-            "Virtual number does not exist",
-            id="9-seed-placeholder",
-        ),
-        pytest.param(
-            {"number": "+33757999999", "type": 0},
-            404,
-            13,
-            "Virtual number does not exist",
-            id="9-nowhere",
-        ),
-        pytest.param(
-            {"number": OTHERS, "type": 0},
-            404,
-            13,
-            "Virtual number does not exist",
-            id="9-other-account",
-        ),
-        pytest.param(
-            {"number": SUSPENDED, "type": 1, "param": DEST},
-            403,
-            15,
-            "Number is disabled",
-            id="10-suspended",
-        ),
-        pytest.param(
-            {"number": SMS_ONLY, "type": 1, "param": DEST},
-            403,
-            14,
-            "Call forwarding is not enabled for this number",
-            id="11-sms-only",
-        ),
-        pytest.param(
-            {"number": A, "type": 0}, 409, 18, "Callforward already disabled", id="14-already-off"
-        ),
-    ],
-)
+# Each fails one check after the key's (3 to 14), the first it reaches.
+LATER_CHECKS = [
+    pytest.param(
+        {"type": 1, "param": DEST}, 400, 5, "Virtual number is required", id="3-no-number"
+    ),
+    pytest.param({"number": "", "type": 1}, 400, 5, "Virtual number is required", id="3-empty"),
+    pytest.param({"number": A}, 400, 6, "Type is required", id="4-no-type"),
+    pytest.param({"number": A, "type": 3}, 400, 7, "Type is not valid", id="5-three"),
+    pytest.param({"number": A, "type": -1}, 400, 7, "Type is not valid", id="5-minus"),
+    pytest.param({"number": A, "type": 1.5}, 400, 7, "Type is not valid", id="5-float"),
+    pytest.param({"number": A, "type": "abc"}, 400, 7, "Type is not valid", id="5-abc"),
+    pytest.param({"number": A, "type": "12"}, 400, 7, "Type is not valid", id="5-12"),
+    pytest.param({"number": A, "type": True}, 400, 7, "Type is not valid", id="5-true"),
+    pytest.param({"number": A, "type": None}, 400, 7, "Type is not valid", id="5-null"),
+    pytest.param({"number": A, "type": [1]}, 400, 7, "Type is not valid", id="5-list"),
+    pytest.param({"number": A, "type": 1}, 400, 8, "param is required", id="6-forward"),
+    pytest.param({"number": A, "type": 2, "param": ""}, 400, 8, "param is required", id="6-vm"),
+    pytest.param(
+        {"number": A, "type": 2, "param": "nope"}, 400, 9, "Email is not valid", id="7-email"
+    ),
+    pytest.param(
+        {"number": A, "type": 1, "param": "0899123456"},
+        400,
+        12,
+        "Forward number is not valid: premium-rate numbers are refused",
+        id="8-premium",
+    ),
+    pytest.param(
+        {"number": A, "type": 1, "param": "0810123456"},
+        400,
+        12,
+        "Forward number is not valid: shared-cost numbers are refused",
+        id="8-shared-cost",
+    ),
+    pytest.param(
+        {"number": A, "type": 1, "param": "123"},
+        400,
+        12,
+        "Forward number is not valid: not a valid phone number",
+        id="8-invalid",
+    ),
+    pytest.param(
+        {"number": A, "type": 1, "param": "07 57 00 00 01"},
+        400,
+        12,
+        "Forward number is not valid: a number cannot forward to itself",
+        id="8-itself",
+    ),
+    pytest.param(
+        {"number": "NUMBET", "type": 0},
+        404,
+        13,
+        "Virtual number does not exist",
+        id="9-seed-placeholder",
+    ),
+    pytest.param(
+        {"number": "+33757999999", "type": 0},
+        404,
+        13,
+        "Virtual number does not exist",
+        id="9-nowhere",
+    ),
+    pytest.param(
+        {"number": OTHERS, "type": 0},
+        404,
+        13,
+        "Virtual number does not exist",
+        id="9-other-account",
+    ),
+    pytest.param(
+        {"number": SUSPENDED, "type": 1, "param": DEST},
+        403,
+        15,
+        "Number is disabled",
+        id="10-suspended",
+    ),
+    pytest.param(
+        {"number": SMS_ONLY, "type": 1, "param": DEST},
+        403,
+        14,
+        "Call forwarding is not enabled for this number",
+        id="11-sms-only",
+    ),
+    pytest.param(
+        {"number": A, "type": 0}, 409, 18, "Callforward already disabled", id="14-already-off"
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "status", "code", "message"), LATER_CHECKS)
 def test_checks_answer_in_order(
     client: TestClient,
     tenant: Tenant,
@@ -205,6 +206,24 @@ def test_checks_answer_in_order(
     message: str,
 ) -> None:
     assert answer(post(client, apiKey=tenant.key, **fields)) == (status, code, message)
+
+
+@pytest.mark.parametrize(("fields", "_status", "_code", "_message"), LATER_CHECKS)
+def test_an_unknown_or_revoked_key_answers_before_every_later_check(
+    client: TestClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    database: Database,
+    fields: dict[str, Any],
+    _status: int,
+    _code: int,
+    _message: str,
+) -> None:
+    """On PostgreSQL the key is read with the number's state, after checks 3 to 8 are
+    computed: their answers still wait for the key's."""
+    assert answer(post(client, apiKey="rv_nope", **fields)) == (401, 10, "API key is invalid")
+    accounts.revoke_key(database, tenant.key_id)
+    assert answer(post(client, apiKey=tenant.key, **fields)) == (401, 10, "API key is invalid")
 
 
 def test_other_accounts_number_answers_exactly_as_nowhere(
@@ -381,3 +400,16 @@ def test_a_destination_outside_the_accounts_countries_is_12_naming_it(
     assert answer(post(client, apiKey=tenant.key, number=B, type=2, param="a@example.com"))[1] == 3
     accounts.set_countries(database, tenant.account_id, None)
     assert answer(post(client, apiKey=tenant.key, number=A, type=1, param="+32470123456"))[1] == 1
+
+
+def test_the_country_check_comes_after_the_keys_and_before_the_numbers(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    """Check 8's account part needs the key's account: it answers after check 2 and
+    before check 9, whichever way the key and the number were read."""
+    accounts.set_countries(database, tenant.account_id, ["FR"])
+    belgian = {"type": 1, "param": "+32470123456"}
+    for number in ("+33757999999", "NUMBET"):
+        assert answer(post(client, apiKey=tenant.key, number=number, **belgian))[1] == 12
+    accounts.revoke_key(database, tenant.key_id)
+    assert answer(post(client, apiKey=tenant.key, number=A, **belgian))[1] == 10

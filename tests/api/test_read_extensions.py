@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from renvoi.store import accounts
+from renvoi.store.database import Database
 from tests.conftest import Tenant
 
 URL = "/v1/vn/callforward"
@@ -33,10 +35,23 @@ def test_get_with_header_key_and_never_configured_number(
 def test_get_checks(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
     assert client.get(URL, params={"number": A}).json()["code"] == 10
     assert client.get(URL, params={"number": A, "apiKey": "rv_bad"}).status_code == 401
+    assert client.get(URL, params={"apiKey": "rv_bad"}).json()["code"] == 10  # before 5
     assert client.get(URL, params={"apiKey": tenant.key}).json()["code"] == 5
     for number in ("NUMBET", "+33757999999", OTHERS):
         response = client.get(URL, params={"apiKey": tenant.key, "number": number})
         assert (response.status_code, response.json()["code"]) == (404, 13)
+
+
+def test_a_revoked_key_reads_nothing_at_once(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    """On PostgreSQL the key and the number are one read: a revoked key still answers
+    10, in every spelling and for a number that is nowhere, never the number's state."""
+    assert client.get(URL, params={"apiKey": tenant.key, "number": A}).status_code == 200
+    accounts.revoke_key(database, tenant.key_id)
+    for number in (A, "+330757000001", "07 57 00 00 01", "+33757999999", "NUMBET", ""):
+        response = client.get(URL, params={"apiKey": tenant.key, "number": number})
+        assert (response.status_code, response.json()["code"]) == (401, 10), number
 
 
 def test_history_newest_first(client: TestClient, tenant: Tenant) -> None:

@@ -15,9 +15,10 @@ import pytest
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
 from renvoi.errors import ContractError
-from renvoi.store import numbers
+from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
+from renvoi.store.records import Principal
 from renvoi.store.statecache import CHANNEL
 from tests.conftest import Tenant, forward
 
@@ -152,3 +153,41 @@ def test_a_destination_that_joins_the_platform_meanwhile_is_checked_for_a_loop(
         apply(database, tenant, Setting(Mode.FORWARD, JOINING))
     assert ran and refused.value.code == Code.FORWARD_INVALID
     assert numbers.get_number(database, A, region="FR").type == 0
+
+
+def test_the_key_and_the_state_are_one_read(database: Database, tenant: Tenant) -> None:
+    """``key_and_state``: who the key speaks for and the number's state, or nothing
+    beyond the key's answer when it is unknown or revoked."""
+    key_hash = accounts.hash_key(tenant.key)
+    wanted = Setting(Mode.FORWARD, OUTSIDE)
+
+    def read(e164: str) -> tuple[Principal | None, numbers.StateRead]:
+        return in_loop(database, lambda: numbers.key_and_state(database, key_hash, e164, wanted))
+
+    principal, state = read(A)
+    assert principal == tenant.principal and state.row is not None
+    assert tuple(state.row[1:]) == (tenant.account_id, False, True, Mode.OFF, None, None)
+    principal, state = read("+33757999999")
+    assert principal == tenant.principal and state.row is None
+    accounts.revoke_key(database, tenant.key_id)
+    assert read(A) == (None, numbers.StateRead(None))
+
+
+def test_a_state_read_with_the_key_that_a_change_overtook_is_not_written(
+    database: Database, tenant: Tenant
+) -> None:
+    """The caller's read goes stale as any other: the write finds the number changed,
+    writes nothing, and leaves the decision to the locked path."""
+    key_hash, wanted = accounts.hash_key(tenant.key), Setting(Mode.FORWARD, OUTSIDE)
+
+    async def read_race_write() -> numbers.Applied | None:
+        principal, state = await numbers.key_and_state(database, key_hash, A, wanted)
+        assert principal is not None
+        await asyncio.to_thread(forward, database, tenant, A, "+33698765432")
+        return await numbers.apply_forwarding_unlocked(
+            database, A, wanted, principal=principal, read=state
+        )
+
+    assert in_loop(database, read_race_write) is None
+    [change] = numbers.history(database, A, region="FR")
+    assert change.param == "+33698765432"  # the racing change only

@@ -20,10 +20,13 @@ from renvoi.api.deps import (
     CustomerDep,
     Services,
     ServicesDep,
+    admit,
     authenticate,
     check_address,
-    identify,
+    customer_and_record,
+    customer_and_state,
     platform_number,
+    presented_key,
     services_of,
 )
 from renvoi.api.direct import DirectRoute, query_parameter
@@ -35,7 +38,7 @@ from renvoi.api.envelope import (
     wanted_format,
 )
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
-from renvoi.domain.callforward import Mode, parse_command, wants_dry_run
+from renvoi.domain.callforward import Mode, parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError, NotFoundError
@@ -137,13 +140,20 @@ async def set_callforward(request: Request) -> Response:
     fields = parse_fields(await read_body(request), request.headers.get("content-type"))
     request.state.format = wanted_format(fields.get("_format"))
     dry_run = wants_dry_run(fields)
-    principal = await authenticate(services, request, fields)
-    command = parse_command(
-        fields, region=services.settings.default_region, refused=services.refused
-    )
+    api_key = require_api_key(fields)
+    region = services.settings.default_region
+    try:
+        command = parse_command(fields, region=region, refused=services.refused)
+    except ContractError:
+        await authenticate(services, request, api_key)  # checks 3 to 8 come after 2
+        raise
+    e164 = normalize_number(command.number, region=region)
+    principal, read = await customer_and_state(services, api_key, e164, command.wanted)
+    principal = admit(services, request, principal)
     if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
         check_country(command.wanted.param, principal.countries)
-    e164 = _customer_number(services, command.number)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
     applied = await numbers.apply_forwarding_async(
         services.writer,
         services.db,
@@ -151,6 +161,7 @@ async def set_callforward(request: Request) -> Response:
         command.wanted,
         principal=principal,
         dry_run=dry_run,
+        read=read,
     )
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
@@ -191,11 +202,17 @@ async def _owned_record(
 
     Raises:
         ContractError: 5 when it is absent; 13 when it does not parse, is nowhere, or is
-            another account's (the same answer for all three).
+            another account's (``_owned``).
     """
     _, record = await platform_number(
         services.records, _require(number), region=services.settings.default_region
     )
+    return _owned(record, principal)
+
+
+def _owned(record: NumberRecord | None, principal: Principal) -> NumberRecord:
+    """A number the caller may read: 13 when it is nowhere or another account's (the
+    same answer for both)."""
     if record is None or record.account_id != principal.account_id:
         raise ContractError(Code.NUMBER_NOT_FOUND)
     return record
@@ -233,13 +250,19 @@ async def get_callforward(request: Request) -> Response:
     """Read what happens to calls on a virtual number now."""
     services = services_of(request)
     query = request.query_params
-    principal = await identify(
+    api_key = presented_key(
         services,
         request,
         api_key=request.headers.get("x-api-key") or query.get("apiKey"),
         format_=query.get("_format"),
     )
-    record = await _owned_record(services, principal, query.get("number"))
+    try:
+        number = _require(query.get("number"))
+    except ContractError:
+        await authenticate(services, request, api_key)  # check 2 answers first
+        raise
+    principal, record = await customer_and_record(services, api_key, number)
+    record = _owned(record, admit(services, request, principal))
     body = envelope(
         Code.OK,
         success=True,

@@ -17,15 +17,16 @@ from renvoi.api.envelope import wanted_format
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
-from renvoi.domain.callforward import require_api_key
+from renvoi.domain.callforward import Setting, require_api_key
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import normalize_number, spelled_as_stored
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
-from renvoi.store import accounts
+from renvoi.store import accounts, numbers
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
+from renvoi.store.numbers import StateRead
 from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import Shelf, StateCache
 
@@ -79,23 +80,68 @@ def check_address(services: Services, request: Request) -> None:
     services.limiter.check_address(client_address(request))
 
 
-async def authenticate(
-    services: Services, request: Request, fields: dict[str, object]
-) -> Principal:
-    """Contract checks 1 and 2, then the key's own rate limit.
+async def authenticate(services: Services, request: Request, api_key: str) -> Principal:
+    """Contract check 2 on a present key (check 1: ``require_api_key``), then the key's
+    own rate limit.
 
     Raises:
-        ContractError: code 10 (required or invalid) or 19.
+        ContractError: code 10 (invalid) or 19.
     """
-    address = client_address(request)
-    api_key = require_api_key(fields)
-    principal = await services.principals.lookup(accounts.hash_key(api_key))
+    return admit(services, request, await services.principals.lookup(accounts.hash_key(api_key)))
+
+
+def admit(services: Services, request: Request, principal: Principal | None) -> Principal:
+    """``authenticate`` on a key already looked up: None is an unknown or revoked key.
+
+    Raises:
+        ContractError: code 10 (invalid) or 19.
+    """
     if principal is None:
-        services.limiter.bad_key(address)
+        services.limiter.bad_key(client_address(request))
         raise ContractError(Code.API_KEY, detail="api_key_invalid")
     services.limiter.check_key(principal.key_id)
     services.usage.note(principal.key_id)
     return principal
+
+
+async def customer_and_state(
+    services: Services, api_key: str, e164: str | None, wanted: Setting
+) -> tuple[Principal | None, StateRead | None]:
+    """Who a key speaks for (None: unknown or revoked) and, on PostgreSQL, the state of
+    the number it asks to change, read in the same round trip (``numbers.key_and_state``).
+
+    SQLite answers the key from its exact cache and reads the state in the change's
+    transaction: a read there costs no round trip to save.
+    """
+    key_hash = accounts.hash_key(api_key)
+    if services.db.is_sqlite or e164 is None:
+        return await services.principals.lookup(key_hash), None
+    return await numbers.key_and_state(services.db, key_hash, e164, wanted)
+
+
+async def customer_and_record(
+    services: Services, api_key: str, raw: str
+) -> tuple[Principal | None, NumberRecord | None]:
+    """Who a key speaks for (None: unknown or revoked) and the number it reads, in any
+    spelling (None: not on the platform), as ``platform_number`` finds it.
+
+    On PostgreSQL the key and the number's first look-up are one round trip
+    (``numbers.key_and_record``). SQLite answers both from its exact caches.
+    """
+    key_hash = accounts.hash_key(api_key)
+    region = services.settings.default_region
+    if services.db.is_sqlite:
+        principal = await services.principals.lookup(key_hash)
+        if principal is None:
+            return None, None
+        return principal, (await platform_number(services.records, raw, region=region))[1]
+    first = raw if spelled_as_stored(raw) else normalize_number(raw, region=region)
+    if first is None:
+        return await services.principals.lookup(key_hash), None
+    principal, record = await numbers.key_and_record(services.db, key_hash, first)
+    if principal is None or record is not None or first != raw:
+        return principal, record
+    return principal, (await _as_parsed(services.records, raw, region=region))[1]
 
 
 async def platform_number(
@@ -111,20 +157,35 @@ async def platform_number(
         found = await shelf.lookup(raw)
         if found is not None:
             return raw, found
+    return await _as_parsed(shelf, raw, region=region)
+
+
+async def _as_parsed(
+    shelf: Shelf[V | None], raw: str, *, region: str
+) -> tuple[str | None, V | None]:
+    """``platform_number`` after its look-up of ``raw`` as spelled, if any."""
     e164 = normalize_number(raw, region=region)
     if e164 is None or e164 == raw:  # ``raw`` was just looked up
         return e164, None
     return e164, await shelf.lookup(e164)
 
 
+def presented_key(
+    services: Services, request: Request, *, api_key: str | None, format_: str | None
+) -> str:
+    """What the caller of a read extension (renvoi's GET endpoints) presents: the
+    answer's format, then contract check 1 on the key from ``apiKey`` or ``X-Api-Key``."""
+    request.state.format = wanted_format(format_)
+    check_address(services, request)
+    return require_api_key({"apiKey": api_key})
+
+
 async def identify(
     services: Services, request: Request, *, api_key: str | None, format_: str | None
 ) -> Principal:
-    """The caller of a read extension (renvoi's GET endpoints): the answer's format, then
-    contract checks 1 and 2 on the key from ``apiKey`` or ``X-Api-Key``."""
-    request.state.format = wanted_format(format_)
-    check_address(services, request)
-    return await authenticate(services, request, {"apiKey": api_key})
+    """``presented_key``, then check 2 on it."""
+    key = presented_key(services, request, api_key=api_key, format_=format_)
+    return await authenticate(services, request, key)
 
 
 async def customer(

@@ -27,7 +27,8 @@ from renvoi.domain.codes import Code
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
-from renvoi.store.database import Database, PointRead
+from renvoi.store.accounts import principal_of
+from renvoi.store.database import AnySelect, Database, PointRead
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Account, Change, Number
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
@@ -335,6 +336,57 @@ def history(
 # platform (the read extension of the API, behind its cache).
 record_of = PointRead(_RECORD_OF, "b_e164", lambda _e164, row: _record(row))
 
+# PostgreSQL: a customer's request reads its API key and its number in one round trip
+# (``key_and_record``, ``key_and_state``). The key's columns come first; a number not on
+# the platform leaves the others NULL.
+_KEY_WIDTH = len(principal_of.statement.selected_columns)
+_KEY_AND_RECORD = principal_of.statement.add_columns(*_RECORD_COLUMNS).outerjoin(
+    Number, Number.e164 == bindparam("b_e164")
+)
+_KEY_AND_STATE = principal_of.statement.add_columns(*_STATE.selected_columns).outerjoin(
+    Number, Number.e164 == bindparam("b_e164")
+)
+
+
+@dataclass(frozen=True)
+class StateRead:
+    """A number's state read outside a transaction (``key_and_state``): a row of
+    ``_STATE``, or None when the number is not on the platform."""
+
+    row: Sequence[Any] | None
+
+
+async def _with_key(
+    db: Database, statement: AnySelect, key_hash: str, params: dict[str, Any]
+) -> tuple[Principal | None, tuple[Any, ...] | None]:
+    """Who the live key of ``key_hash`` speaks for (None: unknown or revoked, and then
+    nothing else is answered), and the rest of the row (None: the number is not on the
+    platform)."""
+    row = await db.fetch_one_async(statement, {"b_hash": key_hash, **params})
+    if row is None:
+        return None, None
+    number = row[_KEY_WIDTH:]
+    principal = principal_of.build(key_hash, row[:_KEY_WIDTH])
+    return principal, None if number[0] is None else number
+
+
+async def key_and_record(
+    db: Database, key_hash: str, e164: str
+) -> tuple[Principal | None, NumberRecord | None]:
+    """``principal_of`` and ``record_of`` in one statement (PostgreSQL's read extension)."""
+    principal, row = await _with_key(db, _KEY_AND_RECORD, key_hash, {"b_e164": e164})
+    return principal, None if row is None else _record(row)
+
+
+async def key_and_state(
+    db: Database, key_hash: str, e164: str, wanted: Setting
+) -> tuple[Principal | None, StateRead]:
+    """``principal_of`` and the state ``apply_forwarding_unlocked`` decides on, in one
+    statement (PostgreSQL's changes)."""
+    params = {"b_e164": e164, "b_destination": _destination(wanted)}
+    principal, row = await _with_key(db, _KEY_AND_STATE, key_hash, params)
+    return principal, StateRead(row)
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -437,10 +489,11 @@ async def apply_forwarding_async(
     *,
     principal: Principal,
     dry_run: bool = False,
+    read: StateRead | None = None,
 ) -> Applied:
     """A customer's change, for a coroutine (the API): on PostgreSQL without a lock
-    where it can (``apply_forwarding_unlocked``), or else in the writer's transaction
-    (``groupcommit``).
+    where it can (``apply_forwarding_unlocked``, on ``read`` when the caller read the
+    state already), or else in the writer's transaction (``groupcommit``).
 
     Raises:
         ContractError: the check that failed (nothing written).
@@ -448,7 +501,7 @@ async def apply_forwarding_async(
     """
     if not db.is_sqlite:
         applied = await apply_forwarding_unlocked(
-            db, e164, wanted, principal=principal, dry_run=dry_run
+            db, e164, wanted, principal=principal, dry_run=dry_run, read=read
         )
         if applied is not None:
             return applied
@@ -467,10 +520,12 @@ async def apply_forwarding_unlocked(
     principal: Principal,
     now: datetime | None = None,
     dry_run: bool = False,
+    read: StateRead | None = None,
 ) -> Applied | None:
     """``apply_forwarding`` on PostgreSQL without a transaction or a lock: the state is
-    read, checks 9 to 14 run on it, and the change is written only if the number is
-    still in that state (compare and set, one statement). Two statements in autocommit
+    read (``read``: by the caller, with its API key; or here), checks 9 to 14 run on it,
+    and the change is written only if the number is still in that state (compare and
+    set, one statement). Two statements in autocommit, or one after the caller's read,
     where the locked path takes four round trips (BEGIN, the locked read, the change,
     COMMIT).
 
@@ -484,8 +539,10 @@ async def apply_forwarding_unlocked(
         ContractError: the check that failed (nothing written).
     """
     destination = _destination(wanted)
-    row = await db.fetch_one_async(_STATE, {"b_e164": e164, "b_destination": destination})
-    number_id, state, destination_id = _state(e164, row)
+    if read is None:
+        params = {"b_e164": e164, "b_destination": destination}
+        read = StateRead(await db.fetch_one_async(_STATE, params))
+    number_id, state, destination_id = _state(e164, read.row)
     if destination_id is not None:
         return None
     # No destination, or one not on the platform: the loop walk ends at once.
@@ -515,7 +572,7 @@ def _outside(_number: str) -> None:
     return None
 
 
-def _state(e164: str, row: tuple[Any, ...] | None) -> tuple[int, NumberState | None, int | None]:
+def _state(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | None, int | None]:
     """A row of ``_STATE``: the number's id, its state (None: not on the platform), and
     the destination's id (None: not on the platform)."""
     if row is None:

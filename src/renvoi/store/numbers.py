@@ -340,12 +340,16 @@ record_of = PointRead(_RECORD_OF, "b_e164", lambda _e164, row: _record(row))
 # (``key_and_record``, ``key_and_state``). The key's columns come first; a number not on
 # the platform leaves the others NULL.
 _KEY_WIDTH = len(principal_of.statement.selected_columns)
-_KEY_AND_RECORD = principal_of.statement.add_columns(*_RECORD_COLUMNS).outerjoin(
-    Number, Number.e164 == bindparam("b_e164")
-)
-_KEY_AND_STATE = principal_of.statement.add_columns(*_STATE.selected_columns).outerjoin(
-    Number, Number.e164 == bindparam("b_e164")
-)
+
+
+def _with_number(*columns: Any) -> AnySelect:
+    """``principal_of``'s statement, then ``columns`` of the number ``b_e164``."""
+    joined = principal_of.statement.outerjoin(Number, Number.e164 == bindparam("b_e164"))
+    return joined.add_columns(*columns)
+
+
+_KEY_AND_RECORD = _with_number(*_RECORD_COLUMNS)
+_KEY_AND_STATE = _with_number(*_STATE.selected_columns)
 
 
 @dataclass(frozen=True)

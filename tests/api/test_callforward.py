@@ -208,16 +208,13 @@ def test_checks_answer_in_order(
     assert answer(post(client, apiKey=tenant.key, **fields)) == (status, code, message)
 
 
-@pytest.mark.parametrize(("fields", "_status", "_code", "_message"), LATER_CHECKS)
+@pytest.mark.parametrize("fields", [pytest.param(p.values[0], id=p.id) for p in LATER_CHECKS])
 def test_an_unknown_or_revoked_key_answers_before_every_later_check(
     client: TestClient,
     tenant: Tenant,
     other_tenant: Tenant,
     database: Database,
     fields: dict[str, Any],
-    _status: int,
-    _code: int,
-    _message: str,
 ) -> None:
     """On PostgreSQL the key is read with the number's state, after checks 3 to 8 are
     computed: their answers still wait for the key's."""

@@ -37,6 +37,7 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Final, Generic, TypeVar, cast
 
 import psycopg
@@ -284,7 +285,11 @@ class Shelf(Generic[V]):
         self.per_number = per_number
         self._keep_missing = keep_missing
         self._exact_only = exact_only
-        self.entries: dict[str, V] = {}
+        # Oldest first. Not a plain dict: deleting a dict's first key leaves a hole that
+        # every later ``next(iter(...))`` walks over until the dict is resized, which
+        # measured 83 µs an eviction on a full shelf of 100,000 (a miss on every
+        # request at a million numbers) against under 1 µs for ``popitem``.
+        self.entries: OrderedDict[str, V] = OrderedDict()
 
     @property
     def serving(self) -> bool:
@@ -317,6 +322,5 @@ class Shelf(Generic[V]):
             if generation != self._cache.generation:
                 return
             if len(self.entries) >= self._cache.entries:
-                # Full: the oldest entry goes (a dict keeps insertion order).
-                del self.entries[next(iter(self.entries))]
+                self.entries.popitem(last=False)  # full: the oldest entry goes
             self.entries[key] = value

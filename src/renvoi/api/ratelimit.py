@@ -19,8 +19,45 @@ from renvoi.config import Settings
 from renvoi.domain.ratelimit import TokenBucket
 from renvoi.errors import RateLimitedError
 
-# Past this many buckets, full (idle) ones are dropped so that memory stays bounded.
+# Buckets are swept (full, idle ones forgotten) once there are this many, and then
+# whenever their number has doubled since the last sweep left them.
 _SWEEP_AT = 10_000
+
+
+class _Buckets:
+    """Token buckets by name (an API key's id, a client address), all of one rate.
+
+    Memory stays bounded by forgetting full buckets: forgetting one loses nothing, a
+    new one starts full. A sweep reads every bucket, so it runs only once the number of
+    buckets has doubled since the last one left them: a crowd of addresses, none idle
+    long enough to be full, then costs each new bucket a constant share of the sweeps,
+    not a read of every other bucket.
+    """
+
+    def __init__(self, *, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._held: dict[str, TokenBucket] = {}
+        self._sweep_at = _SWEEP_AT
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def get(self, name: str) -> TokenBucket | None:
+        return self._held.get(name)
+
+    def of(self, name: str, now: float) -> TokenBucket:
+        """``name``'s bucket: the one kept, or a new full one, kept from now on."""
+        bucket = self._held.get(name)
+        if bucket is not None:
+            return bucket
+        if len(self._held) >= self._sweep_at:
+            for idle in [n for n, kept in self._held.items() if kept.is_full(now)]:
+                del self._held[idle]
+            self._sweep_at = max(_SWEEP_AT, 2 * len(self._held))
+        bucket = TokenBucket.full(rate=self._rate, burst=self._burst, now=now)
+        self._held[name] = bucket
+        return bucket
 
 
 class Limiter:
@@ -33,12 +70,17 @@ class Limiter:
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
-        self._key_rate = settings.rate_key_per_second
-        self._key_burst = float(settings.rate_key_burst)
-        self._bad_rate = settings.rate_bad_key_per_second
-        self._bad_burst = float(settings.rate_bad_key_burst)
-        self._keys: dict[str, TokenBucket] = {}
-        self._addresses: dict[str, TokenBucket] = {}
+        self._keys = _Buckets(
+            rate=settings.rate_key_per_second, burst=float(settings.rate_key_burst)
+        )
+        self._addresses = _Buckets(
+            rate=settings.rate_bad_key_per_second, burst=float(settings.rate_bad_key_burst)
+        )
+
+    @property
+    def held(self) -> int:
+        """How many buckets this process keeps (its memory)."""
+        return len(self._keys) + len(self._addresses)
 
     def check_address(self, address: str) -> None:
         """Refuse every request from an address that has sent too many unknown keys.
@@ -54,12 +96,7 @@ class Limiter:
     def bad_key(self, address: str) -> None:
         """Count an unknown key from ``address``."""
         now = self._clock()
-        bucket = self._addresses.get(address)
-        if bucket is None:
-            self._sweep(self._addresses, now)
-            bucket = TokenBucket.full(rate=self._bad_rate, burst=self._bad_burst, now=now)
-            self._addresses[address] = bucket
-        bucket.take(now)
+        self._addresses.of(address, now).take(now)
 
     def check_key(self, key_id: str) -> None:
         """Take a token for a known key.
@@ -68,16 +105,6 @@ class Limiter:
             RateLimitedError: code 19.
         """
         now = self._clock()
-        bucket = self._keys.get(key_id)
-        if bucket is None:
-            self._sweep(self._keys, now)
-            bucket = TokenBucket.full(rate=self._key_rate, burst=self._key_burst, now=now)
-            self._keys[key_id] = bucket
+        bucket = self._keys.of(key_id, now)
         if not bucket.take(now):
             raise RateLimitedError(bucket.retry_after(now))
-
-    @staticmethod
-    def _sweep(buckets: dict[str, TokenBucket], now: float) -> None:
-        if len(buckets) >= _SWEEP_AT:
-            for name in [name for name, bucket in buckets.items() if bucket.is_full(now)]:
-                del buckets[name]

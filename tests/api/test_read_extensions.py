@@ -97,10 +97,16 @@ def test_bad_query_is_code_4(client: TestClient, tenant: Tenant) -> None:
 
 
 def test_get_reads_a_number_in_any_spelling(client: TestClient, tenant: Tenant) -> None:
-    """As stored (looked up without parsing), or only looking so (``+33 0…``: parsed)."""
-    for number in (A, "+330757000001", "0033 7 57 00 00 01"):
+    """As stored or written internationally (looked up without parsing), or only looking
+    so (``+33 0…``: parsed)."""
+    for number in (A, A[1:], "+330757000001", "0033 7 57 00 00 01"):
         body = client.get(URL, params={"apiKey": tenant.key, "number": number}).json()
         assert (body["code"], body["number"]) == (200, A), number
     for number in ("+330757999999", "+3"):
         response = client.get(URL, params={"apiKey": tenant.key, "number": number})
         assert (response.status_code, response.json()["code"]) == (404, 13), number
+    # A "+" not encoded in the query string arrives as a space.
+    unencoded = client.get(f"{URL}?number={A}", headers={"X-Api-Key": tenant.key}).json()
+    assert (unencoded["code"], unencoded["number"]) == (200, A)
+    missing = client.get(f"{URL}?number=+33757999999", headers={"X-Api-Key": tenant.key})
+    assert (missing.status_code, missing.json()["code"]) == (404, 13)

@@ -55,8 +55,9 @@ def test_reports_are_lines_of_status_or_end_and_a_call_id(
 def test_every_spelling_of_a_number_routes_alike(
     database_url: str, database: Database, tenant: Tenant
 ) -> None:
-    """The stored spelling is looked up without parsing (``platform_number``); any other,
-    including one that only looks stored (``+33 0…``), is parsed first."""
+    """A number written internationally is looked up without parsing, in the spelling
+    the platform stores (``platform_number``); any other, including one that only looks
+    stored (``+33 0…``), is parsed first."""
     forward(database, tenant, "+33757000001", "+33612345678")
     settings = Settings(database_url=database_url, route_token="route-secret")
     auth = {"Authorization": "Bearer route-secret"}

@@ -16,7 +16,7 @@ from renvoi.domain.numbers import (
     parse_countries,
     refused_types,
     region_of,
-    spelled_as_stored,
+    stored_spelling,
 )
 from renvoi.errors import ContractError
 
@@ -83,7 +83,7 @@ def test_every_example_number_normalizes_to_itself_spelled_as_stored() -> None:
     examples = _example_numbers()
     assert len(examples) > 900
     for e164 in examples:
-        assert spelled_as_stored(e164), e164
+        assert stored_spelling(e164) == e164
         for region in ("FR", "US", "IT"):
             assert normalize_number(e164, region=region) == e164
 
@@ -92,21 +92,42 @@ def test_every_example_number_normalizes_to_itself_spelled_as_stored() -> None:
 def test_whatever_normalizes_is_spelled_as_stored_and_stays_so(raw: str, region: str) -> None:
     e164 = normalize_number(raw, region=region)
     if e164 is not None:
-        assert spelled_as_stored(e164)
+        assert stored_spelling(e164) == e164
         assert normalize_number(e164, region="US") == e164
 
 
+@given(st.text(alphabet="0123456789 +.-()", max_size=24), st.sampled_from(["FR", "GB", "IT"]))
+def test_a_stored_spelling_the_platform_could_hold_is_the_number(raw: str, region: str) -> None:
+    """The shortcut's soundness: when a spelling found without parsing is a stored number
+    (its own normalization), parsing ``raw`` would have given that very number."""
+    stored = stored_spelling(raw)
+    if stored is not None and normalize_number(stored, region=region) == stored:
+        assert normalize_number(raw, region=region) == stored
+
+
 @pytest.mark.parametrize(
-    "raw", ["0612345678", "33612345678", "+33 6 12 34 56 78", "+033612345678", "+", "NUMBET"]
+    ("raw", "stored"),
+    [
+        pytest.param("+33612345678", "+33612345678", id="e164"),
+        pytest.param("33612345678", "+33612345678", id="international-digits"),
+        pytest.param("0033612345678", "+33612345678", id="double-zero"),
+        pytest.param("+33 6 12 34 56 78", "+33612345678", id="separators"),
+        pytest.param(" 33612345678", "+33612345678", id="plus-decoded-as-space"),
+        pytest.param("+33 (0)6 12 34 56 78", "+330612345678", id="not-a-stored-number"),
+        pytest.param("0612345678", None, id="national"),
+        pytest.param("+033612345678", None, id="plus-zero"),
+        pytest.param("+", None, id="plus"),
+        pytest.param("NUMBET", None, id="letters"),
+    ],
 )
-def test_other_spellings_are_not_as_stored(raw: str) -> None:
-    assert not spelled_as_stored(raw)
+def test_the_stored_spelling_is_found_without_parsing(raw: str, stored: str | None) -> None:
+    assert stored_spelling(raw) == stored
 
 
 def test_numbers_longer_than_e164_allows_are_spelled_as_stored_too() -> None:
     """libphonenumber's possible numbers go past E.164's 15 digits (Germany: 17)."""
     e164 = normalize_number("+49 30 1234567890123", region="FR")
-    assert e164 == "+49301234567890123" and spelled_as_stored(e164)
+    assert e164 == "+49301234567890123" and stored_spelling(e164) == e164
 
 
 def reason_of(raw: str, *, refused: frozenset[int] = REFUSED, virtual: str | None = None) -> str:

@@ -19,7 +19,7 @@ from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.callforward import Setting, require_api_key
 from renvoi.domain.codes import Code
-from renvoi.domain.numbers import normalize_number, spelled_as_stored
+from renvoi.domain.numbers import normalize_number, stored_spelling
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
 from renvoi.store import accounts, numbers
@@ -135,13 +135,14 @@ async def customer_and_record(
         if principal is None:
             return None, None
         return principal, (await platform_number(services.records, raw, region=region))[1]
-    first = raw if spelled_as_stored(raw) else normalize_number(raw, region=region)
+    stored = stored_spelling(raw)
+    first = stored if stored is not None else normalize_number(raw, region=region)
     if first is None:
         return await services.principals.lookup(key_hash), None
     principal, record = await numbers.key_and_record(services.db, key_hash, first)
-    if principal is None or record is not None or first != raw:
+    if principal is None or record is not None or stored is None:
         return principal, record
-    return principal, (await _as_parsed(services.records, raw, region=region))[1]
+    return principal, (await _as_parsed(services.records, raw, stored, region=region))[1]
 
 
 async def platform_number(
@@ -150,22 +151,25 @@ async def platform_number(
     """A number a request names, in E.164 (None: it does not parse), and the shelf's
     answer for it (None: not on the platform).
 
-    Spelled as stored, the number is looked up first and parsed only if the platform
-    does not hold it (``domain.numbers.spelled_as_stored``).
+    Written internationally, the number is looked up first in the spelling the platform
+    stores, and parsed only if the platform does not hold it
+    (``domain.numbers.stored_spelling``).
     """
-    if spelled_as_stored(raw):
-        found = await shelf.lookup(raw)
+    stored = stored_spelling(raw)
+    if stored is not None:
+        found = await shelf.lookup(stored)
         if found is not None:
-            return raw, found
-    return await _as_parsed(shelf, raw, region=region)
+            return stored, found
+    return await _as_parsed(shelf, raw, stored, region=region)
 
 
 async def _as_parsed(
-    shelf: Shelf[V | None], raw: str, *, region: str
+    shelf: Shelf[V | None], raw: str, looked_up: str | None, *, region: str
 ) -> tuple[str | None, V | None]:
-    """``platform_number`` after its look-up of ``raw`` as spelled, if any."""
+    """``platform_number`` after its look-up of ``raw``'s stored spelling, if any
+    (``looked_up``)."""
     e164 = normalize_number(raw, region=region)
-    if e164 is None or e164 == raw:  # ``raw`` was just looked up
+    if e164 is None or e164 == looked_up:  # not on the platform: just looked up
         return e164, None
     return e164, await shelf.lookup(e164)
 

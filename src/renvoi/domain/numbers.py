@@ -69,15 +69,24 @@ def refused_types(names: Iterable[str]) -> frozenset[int]:
     return frozenset(NUMBER_TYPES[name][0] for name in names)
 
 
-def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+def _text_of(raw: str) -> str | None:
+    """What is parsed of ``raw``: its digits without separators, ``+`` first when it is
+    written internationally (``00``, or a country code's digits without a prefix:
+    "33612345678"); None when anything else is left."""
     text = _SEPARATORS.sub("", raw)
     if not _DIGITS.fullmatch(text):
         return None
     if text.startswith("00"):
-        text = "+" + text[2:]
-    elif not text.startswith(("+", "0")):
-        # International digits without a prefix: "33612345678".
-        text = "+" + text
+        return "+" + text[2:]
+    if not text.startswith(("+", "0")):
+        return "+" + text
+    return text
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    text = _text_of(raw)
+    if text is None:
+        return None
     try:
         return phonenumbers.parse(text, region)
     except NumberParseException:
@@ -108,17 +117,21 @@ def normalize_number(raw: str, *, region: str) -> str | None:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
-def spelled_as_stored(raw: str) -> bool:
-    """Whether ``raw`` is spelled as the platform stores numbers: ``+``, then digits, the
-    first not 0, no separator (E.164's shape; not its 15-digit bound, which
-    libphonenumber's possible numbers exceed in Germany or Indonesia).
+def stored_spelling(raw: str) -> str | None:
+    """The spelling the platform would store ``raw``'s number under, found without
+    parsing, when ``raw`` is written internationally (E.164, ``00``, a country code's bare
+    digits, with any separators, or a ``+`` that a query string turned into a space);
+    None for a national spelling or what is no number.
 
-    ``normalize_number`` gives every spelling of a number this one and leaves it
-    unchanged, so a number spelled so that the platform holds is that number, valid, with
-    no parsing: where the memo above cannot hold every number asked for (a million, at
-    random), parsing is most of a request's cost.
+    ``+``, then digits, the first not 0: E.164's shape, not its 15-digit bound, which
+    libphonenumber's possible numbers exceed in Germany or Indonesia. A number stored so
+    is its own ``normalize_number``, and ``raw`` parses as the same text: so when the
+    platform holds this spelling, it is ``raw``'s number, valid, with no parsing. Where
+    the memo above cannot hold every number asked for (a million, at random), parsing is
+    most of a request's cost.
     """
-    return _E164.fullmatch(raw) is not None
+    text = _text_of(raw)
+    return text if text is not None and _E164.fullmatch(text) else None
 
 
 @dataclass(frozen=True)

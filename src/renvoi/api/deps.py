@@ -169,7 +169,7 @@ async def _as_parsed(
     """``platform_number`` after its look-up of ``raw``'s stored spelling, if any
     (``looked_up``)."""
     e164 = normalize_number(raw, region=region)
-    if e164 is None or e164 == looked_up:  # not on the platform: just looked up
+    if e164 is None or e164 == looked_up:  # no number, or one that just missed
         return e164, None
     return e164, await shelf.lookup(e164)
 

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
+from renvoi.store import calls
 from renvoi.store.database import Database
 from tests.conftest import Tenant, forward
 
@@ -39,6 +40,7 @@ def test_reports_are_lines_of_status_or_end_and_a_call_id(
             "200 c1\nfinished c2",  # one bad line refuses the batch
             "end " + "x" * 256,  # longer than any recorded Call-ID
             "²00 c1",  # a digit, but not an ASCII one
+            "200 c1\x00",  # no Call-ID holds NUL
         ):
             assert client.post(url, content=body, headers=auth).status_code == 400, body
         assert client.post(url, content="x" * 65_537, headers=auth).status_code == 413
@@ -75,3 +77,24 @@ def test_every_spelling_of_a_number_routes_alike(
         assert nowhere[0] == "reject"
         assert route("+330757999999") == nowhere
         assert route("+3") == route("NUMBET") == nowhere
+
+
+def test_a_call_id_or_caller_holding_nul_cannot_stop_the_call_records(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    """PostgreSQL's text cannot hold NUL: recorded, such a call failed its batch, and
+    every batch after it, at every try. It is routed all the same."""
+    forward(database, tenant, "+33757000001", "+33612345678")
+    settings = Settings(database_url=database_url, route_token="route-secret")
+    auth = {"Authorization": "Bearer route-secret"}
+    with TestClient(create_app(settings, db=database)) as client:
+        for query in (
+            "call_id=a%00b",
+            "call_id=c2&caller=%2B331%0040",
+            "call_id=c3&caller=%2B3314",
+        ):
+            answer = client.get(f"{ROUTE}?{query}", headers=auth).json()
+            assert answer["action"] == "forward", query
+    # Shutting the app down wrote its call log.
+    recorded = {r.call_id: r.caller for r in calls.list_calls(database, "+33757000001")}
+    assert recorded == {"c2": None, "c3": "+3314"}

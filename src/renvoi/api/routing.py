@@ -32,6 +32,11 @@ log = structlog.get_logger("renvoi.routing")
 
 # Longer Call-IDs are routed but not recorded (the column's width).
 MAX_CALL_ID = 255
+# A Call-ID never holds NUL (RFC 3261 §25.1), and PostgreSQL's text cannot: a Call-ID
+# that holds it is routed but not recorded, a caller that holds it is recorded as
+# unknown, a report that names it refuses its batch. Recorded, either failed its whole
+# batch of call records on PostgreSQL, again at every try.
+NUL = "\x00"
 
 
 def _internal_caller(request: Request, services: Services) -> bool:
@@ -57,7 +62,12 @@ def _bad(why: str, *, status: int = 400) -> Response:
 
 def _call_id(request: Request) -> str | None:
     value = request.query_params.get("call_id")
-    return value if value and len(value) <= MAX_CALL_ID else None
+    return value if value and len(value) <= MAX_CALL_ID and NUL not in value else None
+
+
+def _caller(request: Request) -> str | None:
+    value = request.query_params.get("caller")
+    return value if value and NUL not in value else None
 
 
 async def route(request: Request) -> Response:
@@ -78,7 +88,7 @@ async def route(request: Request) -> Response:
     call_id = _call_id(request)
     if call_id and e164 and decision is not NOT_FOUND:
         services.call_log.routed(
-            e164=e164, call_id=call_id, caller=query.get("caller"), route=decision
+            e164=e164, call_id=call_id, caller=_caller(request), route=decision
         )
     log.info("route", number=e164 or number, action=decision.action, status=decision.status)
     return render(
@@ -104,7 +114,7 @@ def parse_reports(body: bytes) -> list[tuple[str, int | None]] | None:
         if not line:
             continue
         kind, _, call_id = line.partition(" ")
-        if not 0 < len(call_id) <= MAX_CALL_ID:
+        if not 0 < len(call_id) <= MAX_CALL_ID or NUL in call_id:
             return None
         if kind == "end":
             reports.append((call_id, None))

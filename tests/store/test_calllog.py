@@ -195,3 +195,26 @@ def test_one_call_through_two_numbers_completes_both_records(
     for number in (A, b):
         [record] = calls.list_calls(database, number)
         assert (record.status, record.ended_at is not None) == (200, True), number
+
+
+def test_a_batch_keeps_its_calls_in_the_order_they_were_routed(
+    database: Database, tenant: Tenant
+) -> None:
+    """Newest first, across numbers and within one: a batch's records are numbered in
+    the order of its events (one statement per batch on PostgreSQL, ``execute_batch``),
+    and each report finds its own."""
+    b = "+33757000002"
+    log = CallLog(database)
+    order = [(A if i % 3 else b, f"c{i}") for i in range(30)]
+    for number, call_id in order:
+        log.routed(e164=number, call_id=call_id, caller=None, route=FORWARD)
+    for i in range(0, 30, 2):
+        log.outcome(f"c{i}", 486)
+    asyncio.run(log.flush())
+    assert log.pending == 0
+    for number in (A, b):
+        records = calls.list_calls(database, number)
+        assert [r.call_id for r in records] == [c for n, c in reversed(order) if n == number]
+        assert [r.status for r in records] == [
+            486 if int(r.call_id[1:]) % 2 == 0 else None for r in records
+        ]

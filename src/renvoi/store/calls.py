@@ -12,11 +12,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, SmallInteger, String, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Integer,
+    SmallInteger,
+    String,
+    Update,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
-from renvoi.store.database import Database, PointRead
+from renvoi.store.database import BATCH_ROWS, Database, PointRead
 from renvoi.store.models import Call, Number, UTCDateTime
 from renvoi.store.numbers import owned_number_id
 from renvoi.store.records import CallRecord
@@ -43,39 +60,93 @@ route_state = PointRead(_ROUTE_STATE, "b_e164", _route_state)
 
 
 # Built once: these run for every call, and a prebuilt statement skips SQLAlchemy's
-# per-execution construction (executemany for the inserts of a batch).
-_INSERT_CALLS = insert(Call).from_select(
-    ["number_id", "call_id", "caller", "action", "destination", "status", "started_at"],
-    select(
-        Number.id,
-        bindparam("call_id", type_=String),
-        bindparam("caller", type_=String),
-        bindparam("action", type_=String),
-        bindparam("destination", type_=String),
-        bindparam("status", type_=SmallInteger),
-        bindparam("started_at", type_=UTCDateTime),
-    ).where(Number.e164 == bindparam("e164")),
-)
-_AWAITING_OUTCOME = (Call.call_id == bindparam("b_call_id"), Call.status.is_(None))
-_ANSWERED = (
-    update(Call)
-    .where(*_AWAITING_OUTCOME)
-    .values(status=bindparam("b_status"), answered_at=bindparam("b_at"))
-)
-_FAILED = (
-    update(Call)
-    .where(*_AWAITING_OUTCOME)
-    .values(status=bindparam("b_status"), ended_at=bindparam("b_at"))
-)
-_ENDED = (
-    update(Call)
-    .where(
-        Call.call_id == bindparam("b_call_id"),
-        Call.answered_at.is_not(None),
-        Call.ended_at.is_(None),
+# per-execution construction. Each comes twice (``Database.execute_batch``), from the same
+# function of the values' columns: for one row of a batch (SQLite's executemany), and for
+# the whole batch in one statement (PostgreSQL).
+Values = dict[str, ColumnElement[Any]]
+
+_NEW_CALL: dict[str, TypeEngine[Any]] = {
+    "e164": String(),
+    "call_id": String(),
+    "caller": String(),
+    "action": String(),
+    "destination": String(),
+    "status": SmallInteger(),
+    "started_at": UTCDateTime(),
+}
+_REPORT: dict[str, TypeEngine[Any]] = {
+    "b_call_id": String(),
+    "b_status": SmallInteger(),
+    "b_at": UTCDateTime(),
+}
+
+
+def _one(columns: dict[str, TypeEngine[Any]]) -> Values:
+    """A row's values: one parameter per column."""
+    return {name: bindparam(name, type_=type_) for name, type_ in columns.items()}
+
+
+def _batch(columns: dict[str, TypeEngine[Any]]) -> tuple[Values, ColumnElement[Any]]:
+    """A batch's values on PostgreSQL, and their order: the rows of the JSON parameter
+    that ``Database.execute_batch`` gives ``together``, with their columns' types."""
+    rows = (
+        func.jsonb_to_recordset(cast(bindparam(BATCH_ROWS, type_=String), JSONB))
+        .table_valued(
+            *(column(name, type_) for name, type_ in columns.items()), column("ord", Integer)
+        )
+        .render_derived(name="batch", with_types=True)
     )
-    .values(ended_at=bindparam("b_at"))
-)
+    return {name: rows.c[name] for name in columns}, rows.c.ord
+
+
+_INSERTED = [name for name in _NEW_CALL if name != "e164"]
+
+
+def _insert_call(v: Values) -> Insert:
+    """Record a routed call (none for a number that left the platform meanwhile)."""
+    return insert(Call).from_select(
+        ["number_id", *_INSERTED],
+        select(Number.id, *(v[name] for name in _INSERTED)).where(Number.e164 == v["e164"]),
+    )
+
+
+def _insert_calls(v: Values, order: ColumnElement[Any]) -> Insert:
+    """``_insert_call`` for a batch, numbered in its order. Each number is looked up by
+    its own subquery: as a join, the planner took a batch for the 100 rows it guesses
+    a function returns, and hashed them against a scan of every number."""
+    number_id = select(Number.id).where(Number.e164 == v["e164"]).scalar_subquery()
+    routed = select(number_id.label("number_id"), *v.values(), order.label("ord")).subquery()
+    return insert(Call).from_select(
+        ["number_id", *_INSERTED],
+        select(routed.c.number_id, *(routed.c[name] for name in _INSERTED))
+        .where(routed.c.number_id.is_not(None))
+        .order_by(routed.c.ord),  # ids in the order the calls were routed
+    )
+
+
+def _reported(v: Values) -> tuple[Update, Update, Update]:
+    """Calls answered, failed, and ended (``apply_reports``)."""
+    awaiting_outcome = (Call.call_id == v["b_call_id"], Call.status.is_(None))
+    answered = (
+        update(Call).where(*awaiting_outcome).values(status=v["b_status"], answered_at=v["b_at"])
+    )
+    failed = update(Call).where(*awaiting_outcome).values(status=v["b_status"], ended_at=v["b_at"])
+    ended = (
+        update(Call)
+        .where(
+            Call.call_id == v["b_call_id"],
+            Call.answered_at.is_not(None),
+            Call.ended_at.is_(None),
+        )
+        .values(ended_at=v["b_at"])
+    )
+    return answered, failed, ended
+
+
+_INSERT_CALLS = _insert_call(_one(_NEW_CALL))
+_INSERT_CALLS_BATCH = _insert_calls(*_batch(_NEW_CALL))
+_ANSWERED, _FAILED, _ENDED = _reported(_one(_REPORT))
+_REPORTED_BATCH = _reported(_batch(_REPORT)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +162,8 @@ class NewCall:
 
 def insert_calls(db: Database, conn: Connection, new: Sequence[NewCall]) -> None:
     """Record routed calls (none for a number that left the platform meanwhile)."""
-    db.execute_many(
+    db.execute_batch(
         conn,
-        _INSERT_CALLS,
         [
             {
                 "e164": call.e164,
@@ -106,6 +176,8 @@ def insert_calls(db: Database, conn: Connection, new: Sequence[NewCall]) -> None
             }
             for call in new
         ],
+        each=_INSERT_CALLS,
+        together=_INSERT_CALLS_BATCH,
     )
 
 
@@ -166,8 +238,9 @@ def apply_reports(db: Database, conn: Connection, reports: Sequence[Report]) -> 
             ended.append(params)
         elif record.outcome:
             waiting.append(report)  # its answer is still on its way
-    for statement, rows in ((_ANSWERED, answered), (_FAILED, failed), (_ENDED, ended)):
-        db.execute_many(conn, statement, rows)
+    each = (_ANSWERED, _FAILED, _ENDED)
+    for one, together, rows in zip(each, _REPORTED_BATCH, (answered, failed, ended), strict=True):
+        db.execute_batch(conn, rows, each=one, together=together)
     return waiting
 
 

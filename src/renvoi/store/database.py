@@ -33,9 +33,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import anyio.to_thread
+import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import ClauseElement, Connection, Engine, Select, create_engine, event
@@ -68,6 +69,9 @@ class _Compiled:
     # position (None).
     keys: tuple[str, ...] | None
 
+
+# ``execute_batch``'s parameter for a whole batch, on PostgreSQL.
+BATCH_ROWS: Final = "batch_rows"
 
 # Seconds between the group commit's WAL checkpoints (``write_in_turn``).
 CHECKPOINT_EVERY = 0.1
@@ -460,13 +464,35 @@ class Database:
         cursor = self._run(conn, self._compiled_for(statement, params), params)
         return cursor.lastrowid if self.is_sqlite else None
 
-    def execute_many(
-        self, conn: Connection, statement: ClauseElement, rows: list[dict[str, Any]]
+    def execute_batch(
+        self,
+        conn: Connection,
+        rows: list[dict[str, Any]],
+        *,
+        each: ClauseElement,
+        together: ClauseElement,
     ) -> None:
-        """``execute`` for each of ``rows`` (the same keys in each), as one executemany."""
+        """Run a statement for each of ``rows`` (the same keys in each), in the
+        transaction ``conn``.
+
+        On SQLite, ``each`` once per row, as one executemany (the driver's own loop). On
+        PostgreSQL, ``together`` once: its one parameter, ``BATCH_ROWS``, is a JSON array
+        of the rows, each an object of ``each``'s parameters as bound (its types' bind
+        processing applied) and ``ord``, the row's place. psycopg's executemany is a
+        pipeline of one statement per row: measured, ~40 µs of the client's CPU a row.
+        Arrays instead (``unnest``) cost as much again: psycopg dumps a list element by
+        element, in Python.
+        """
         if not rows:
             return
-        compiled = self._compiled_for(statement, rows[0])
+        compiled = self._compiled_for(each, rows[0])
+        if not self.is_sqlite:
+            batch = [
+                {**cast("dict[str, Any]", _bound(compiled, row)), "ord": i}
+                for i, row in enumerate(rows)
+            ]
+            self.execute(conn, together, {BATCH_ROWS: orjson.dumps(batch).decode()})
+            return
         values = [_bound(compiled, params) for params in rows]
         try:
             _dbapi_of(conn).cursor().executemany(compiled.sql, values)

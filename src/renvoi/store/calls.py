@@ -112,8 +112,9 @@ def _insert_call(v: Values) -> Insert:
 
 def _insert_calls(v: Values, order: ColumnElement[Any]) -> Insert:
     """``_insert_call`` for a batch, numbered in its order. Each number is looked up by
-    its own subquery: as a join, the planner took a batch for the 100 rows it guesses
-    a function returns, and hashed them against a scan of every number."""
+    its own subquery, through its index (twice: PostgreSQL evaluates the subquery in
+    the filter too): as a join, the planner took a batch for the 100 rows it guesses a
+    function returns, and hashed them against a scan of every number."""
     number_id = select(Number.id).where(Number.e164 == v["e164"]).scalar_subquery()
     routed = select(number_id.label("number_id"), *v.values(), order.label("ord")).subquery()
     return insert(Call).from_select(

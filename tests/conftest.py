@@ -196,12 +196,14 @@ def free_port() -> int:
         return port
 
 
-def free_udp_port() -> int:
-    """A UDP port free, with port + 10000 free too (SIPp's media port)."""
+def free_udp_port(*, media: bool = True) -> int:
+    """A free UDP port; with ``media``, port + 10000 is free too (SIPp's media port)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port: int = sock.getsockname()[1]
+        if not media:
+            return port
         if port + 10000 > 65535:
             continue
         try:

@@ -82,7 +82,6 @@ class Platform:
             name,
             scenario,
             port=port,
-            control_port=free_port(),
             remote=f"127.0.0.1:{self.sip_port}" if remote else None,
             calls=calls,
             extra=extra,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from tests.conftest import free_udp_port
+
 SDP = """v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
@@ -288,7 +290,6 @@ def run_sipp(
     scenario: str,
     *,
     port: int,
-    control_port: int,
     remote: str | None = None,
     calls: int = 1,
     extra: list[str] | None = None,
@@ -304,8 +305,8 @@ def run_sipp(
         "127.0.0.1",
         "-p",
         str(port),
-        "-cp",
-        str(control_port),
+        "-cp",  # SIPp's control socket is UDP: a free TCP port may be taken (errno 98)
+        str(free_udp_port(media=False)),
         "-mp",
         str(port + 10000),
         "-m",

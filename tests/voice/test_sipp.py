@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from renvoi.voice.sansio import sip
-from tests.conftest import free_port, free_udp_port
+from tests.conftest import free_udp_port
 from tests.voice.sipp import caller_scenario, run_sipp
 
 
@@ -53,7 +53,6 @@ def test_a_180_after_the_200_is_ignored_and_the_call_completes(tmp_path: Path) -
         "caller",
         caller_scenario(number="+33757000001", expect=200),
         port=free_udp_port(),
-        control_port=free_port(),
         remote=f"127.0.0.1:{answerer.port}",
     )
     assert caller.wait() == 0, caller.errors()

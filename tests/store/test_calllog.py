@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from renvoi.domain.routing import Route
 from renvoi.errors import StoreUnavailableError
@@ -218,3 +219,88 @@ def test_a_batch_keeps_its_calls_in_the_order_they_were_routed(
         assert [r.status for r in records] == [
             486 if int(r.call_id[1:]) % 2 == 0 else None for r in records
         ]
+
+
+REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_call BEFORE INSERT ON calls WHEN NEW.call_id = 'refused' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_call() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.call_id = 'refused' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_call BEFORE INSERT ON calls "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_call()",
+    ],
+}
+UNREFUSE = {
+    "sqlite": ["DROP TRIGGER IF EXISTS refuse_call"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS refuse_call ON calls",
+        "DROP FUNCTION IF EXISTS refuse_call()",
+    ],
+}
+
+
+@pytest.fixture
+def refusing(database: Database) -> Iterator[None]:
+    """The database refuses the record of the call "refused" (a trigger): a stand-in for
+    whatever row a bug may one day let through (a Call-ID holding NUL did, once)."""
+    dialect = "sqlite" if database.is_sqlite else "postgresql"
+
+    def run(statements: list[str]) -> None:
+        with database.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+
+    run(UNREFUSE[dialect] + REFUSE[dialect])
+    yield
+    run(UNREFUSE[dialect])
+
+
+@pytest.mark.parametrize("through", ["own transaction", "writer"])
+def test_an_event_the_database_refuses_costs_only_itself(
+    database: Database, tenant: Tenant, refusing: None, through: str
+) -> None:
+    """The refused record is dropped; the batch's other records and reports are
+    written, and so are the batches after it (retried whole, it stopped them all)."""
+    writer = Writer(database) if through == "writer" else None
+    log = CallLog(database, writer=writer)
+    routed = [f"c{i}" for i in range(7)]
+    routed.insert(3, "refused")
+    for call_id in routed:
+        log.routed(e164=A, call_id=call_id, caller=None, route=FORWARD)
+    log.outcome("c5", 486)
+    asyncio.run(log.flush())
+    assert log.pending == 0
+    records = calls.list_calls(database, A)
+    assert [r.call_id for r in records] == [f"c{i}" for i in reversed(range(7))]
+    assert [r.call_id for r in records if r.status == 486] == ["c5"]
+    log.routed(e164=A, call_id="after", caller=None, route=FORWARD)
+    asyncio.run(log.flush())
+    assert calls.list_calls(database, A)[0].call_id == "after"
+
+
+def test_past_its_limit_the_oldest_events_are_dropped(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    """While the database is unavailable, the queue keeps the newest ``limit`` events,
+    those of the batch that failed included."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite's write lock makes the database unavailable at will")
+    impatient = Database(database_url, timeout=0.2)
+    log = CallLog(impatient, limit=3)
+    try:
+        for call_id in ("c1", "c2", "c3", "c4"):
+            log.routed(e164=A, call_id=call_id, caller=None, route=FORWARD)
+        assert log.pending == 3
+        with database.write():  # another process holds the write lock
+            with pytest.raises(StoreUnavailableError):
+                asyncio.run(log.flush())
+        log.routed(e164=A, call_id="c5", caller=None, route=FORWARD)
+        assert log.pending == 3
+        asyncio.run(log.flush())
+    finally:
+        impatient.dispose()
+    assert [r.call_id for r in calls.list_calls(database, A)] == ["c5", "c4", "c3"]

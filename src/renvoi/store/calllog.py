@@ -10,7 +10,9 @@ queued meanwhile in one transaction (in the API through the process's group-comm
 What this trades: a call record is not an acknowledged change. A process killed with -9
 loses the events of its current batch (a few milliseconds of calls); a stopping process
 writes everything it holds first. The database being unavailable keeps events queued
-(up to ``limit``) and retried.
+(up to ``limit``, the oldest dropped past it) and retried. A batch that the database
+refuses outright is split until the events it refuses are alone: those are dropped and
+logged, so that one bad event cannot stop the records of every call after it.
 
 Order across processes: a report may reach another worker process than the call's routing
 did, and be committed first. An outcome or a hang-up that finds no record to update is
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import partial
 
@@ -30,7 +33,7 @@ import structlog
 from sqlalchemy import Connection
 
 from renvoi.domain.routing import Route
-from renvoi.errors import StoreError
+from renvoi.errors import StoreError, StoreUnavailableError
 from renvoi.store import calls
 from renvoi.store.calls import NewCall, Report
 from renvoi.store.database import Database
@@ -75,7 +78,7 @@ class CallLog:
         self._patience = patience
         self._limit = limit
         self._clock = clock
-        self._events: list[Event] = []
+        self._events: deque[Event] = deque(maxlen=limit)  # full, the oldest is dropped
         self._waiting: list[Event] = []  # applied to nothing yet: tried again
         self._writing: list[Event] = []  # the batch in its transaction
         self._queued = asyncio.Event()
@@ -92,10 +95,9 @@ class CallLog:
         self._add(Report(call_id, None, self._clock()))
 
     def _add(self, event: Event) -> None:
-        self._events.append(event)
-        if len(self._events) > self._limit:
-            del self._events[0]
+        if len(self._events) == self._limit:
             log.warning("call_log_full", limit=self._limit)
+        self._events.append(event)
         self._queued.set()
 
     @property
@@ -127,18 +129,42 @@ class CallLog:
                 asyncio.get_running_loop().call_later(RETRY_WAITING, self._queued.set)
 
     async def flush(self) -> None:
-        """Commit every queued event now (those waiting for a record: tried once more)."""
-        self._writing, self._events = self._waiting + self._events, []
-        self._waiting = []
-        if not self._writing:
-            return
+        """Commit every queued event now (those waiting for a record: tried once more).
+
+        A batch refused for what it holds (an error other than the database being
+        unavailable) is written again as two halves, each split in turn while refused,
+        down to the single events refused: those are dropped, logged.
+
+        Raises:
+            StoreUnavailableError: what was not committed is queued again.
+        """
+        self._writing = [*self._waiting, *self._events]
+        self._waiting, self._events = [], deque(maxlen=self._limit)
+        unapplied: list[Event] = []
+        parts = [self._writing] if self._writing else []  # a stack: the next part on top
         try:
-            if self._writer is not None:
-                unapplied = await self._writer.run(partial(self.write_in, batch=self._writing))
-            else:
-                unapplied = await anyio.to_thread.run_sync(self.write, self._writing)
-        except StoreError:
-            self._events = self._writing + self._events  # nothing was committed: all again
+            while parts:
+                part = parts.pop()
+                try:
+                    unapplied += await self._write(part)
+                except StoreUnavailableError:
+                    parts.append(part)
+                    raise
+                except StoreError as exc:
+                    if len(part) > 1:
+                        middle = len(part) // 2
+                        parts += [part[middle:], part[:middle]]
+                    else:
+                        refused = part[0]
+                        log.error(
+                            "call_event_refused",
+                            kind=type(refused).__name__,
+                            call_id=refused.call_id,
+                            error=str(exc),
+                        )
+        except StoreUnavailableError:
+            # Not committed: all again, before what was queued meanwhile.
+            self._requeue([*unapplied, *(event for part in reversed(parts) for event in part)])
             raise
         finally:
             self._writing = []
@@ -146,6 +172,15 @@ class CallLog:
         self._waiting = [e for e in unapplied if (now - e.at).total_seconds() < self._patience]
         if len(unapplied) > len(self._waiting):
             log.info("call_reports_unmatched", count=len(unapplied) - len(self._waiting))
+
+    def _requeue(self, events: Iterable[Event]) -> None:
+        """``events`` back at the head of the queue; past ``limit``, the oldest go."""
+        self._events = deque([*events, *self._events], maxlen=self._limit)
+
+    async def _write(self, batch: list[Event]) -> list[Event]:
+        if self._writer is not None:
+            return await self._writer.run(partial(self.write_in, batch=batch))
+        return await anyio.to_thread.run_sync(self.write, batch)
 
     def write(self, batch: list[Event]) -> list[Event]:
         """Apply ``batch`` in one transaction; returns the reports that must wait for

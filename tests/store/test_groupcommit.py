@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import make_url
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
-from renvoi.errors import ContractError, StoreUnavailableError
+from renvoi.errors import ContractError, StoreError, StoreUnavailableError
 from renvoi.store import numbers
 from renvoi.store.database import CHECKPOINT_EVERY, Database
 from renvoi.store.groupcommit import Writer
@@ -84,6 +84,65 @@ def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenan
     assert isinstance(first, numbers.Applied) and isinstance(second, ContractError)
     assert mode_of(database, A) == Mode.FORWARD
     assert mode_of(database, B) == Mode.OFF  # its savepoint was rolled back
+
+
+def test_a_statement_the_database_refuses_fails_only_its_own_work(
+    database: Database, tenant: Tenant
+) -> None:
+    """A constraint the database enforces (numbers are unique) refuses one work of the
+    batch; the works before and after it commit. (Retried whole, a call log's refused
+    record once failed every customer's change that shared its batch.)"""
+    c = "+33757000003"
+
+    def take_a(conn: Connection) -> None:
+        conn.execute(update(Number).where(Number.e164 == B).values(e164=A))
+
+    async def main() -> list[object]:
+        writer = Writer(database)
+        outcomes = await asyncio.gather(
+            writer.run(forward(database, tenant, A)),
+            writer.run(take_a),
+            writer.run(forward(database, tenant, c)),
+            return_exceptions=True,
+        )
+        return list(outcomes)
+
+    first, second, third = asyncio.run(main())
+    assert isinstance(first, numbers.Applied) and isinstance(third, numbers.Applied)
+    assert isinstance(second, StoreError) and not isinstance(second, StoreUnavailableError)
+    assert (mode_of(database, A), mode_of(database, B), mode_of(database, c)) == (
+        Mode.FORWARD,
+        Mode.OFF,
+        Mode.FORWARD,
+    )
+
+
+def test_a_failure_that_ends_the_transaction_fails_the_whole_batch(
+    database: Database, tenant: Tenant
+) -> None:
+    """Some errors make SQLite roll back the whole transaction (out of memory,
+    interrupted), savepoint included: the failed work cannot be undone alone, so no work
+    may go on after it, and none of the batch holds."""
+    if not database.is_sqlite:
+        pytest.skip("PostgreSQL runs each work at once, in a transaction of its own")
+
+    def end_it(conn: Connection) -> None:
+        conn.exec_driver_sql("ROLLBACK")  # what SQLite itself does on those errors
+        conn.execute(update(Number).where(Number.e164 == B).values(e164=A))
+
+    async def main() -> list[object]:
+        writer = Writer(database)
+        outcomes = await asyncio.gather(
+            writer.run(forward(database, tenant, A)),
+            writer.run(end_it),
+            writer.run(forward(database, tenant, B)),
+            return_exceptions=True,
+        )
+        return list(outcomes)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, StoreError) for o in outcomes), outcomes
+    assert (mode_of(database, A), mode_of(database, B)) == (Mode.OFF, Mode.OFF)
 
 
 def test_a_cancelled_request_is_not_applied(database: Database, tenant: Tenant) -> None:

@@ -279,16 +279,22 @@ class Database:
     def _mapped(self) -> Iterator[None]:
         try:
             yield
-        except PoolTimeoutError as exc:
-            raise StoreUnavailableError("no database connection free") from exc
-        except OperationalError as exc:
-            raise StoreUnavailableError(_describe(exc)) from exc
-        except DBAPIError as exc:
-            if self.is_sqlite and _sqlite_unavailable(exc):
-                raise StoreUnavailableError(_describe(exc)) from exc
-            raise StoreError(_describe(exc)) from exc
         except SQLAlchemyError as exc:
-            raise StoreError(type(exc).__name__) from exc
+            raise self.mapped_error(exc) from exc
+
+    def mapped_error(self, exc: SQLAlchemyError) -> StoreError:
+        """What SQLAlchemy's ``exc`` means here: unavailable when the database cannot
+        answer now (no connection free, unreachable, SQLite locked, full or unreadable),
+        else refused."""
+        if isinstance(exc, PoolTimeoutError):
+            return StoreUnavailableError("no database connection free")
+        if isinstance(exc, OperationalError) or (
+            isinstance(exc, DBAPIError) and self.is_sqlite and _sqlite_unavailable(exc)
+        ):
+            return StoreUnavailableError(_describe(exc))
+        if isinstance(exc, DBAPIError):
+            return StoreError(_describe(exc))
+        return StoreError(type(exc).__name__)
 
     def fetch_one(
         self, statement: AnySelect, params: dict[str, Any], *, conn: Connection | None = None
@@ -518,7 +524,13 @@ class Database:
     @contextmanager
     def savepoint(self, conn: Connection) -> Iterator[None]:
         """A savepoint in ``conn``'s transaction, rolled back if the block raises (on
-        SQLite through the driver, as ``fetch_one``)."""
+        SQLite through the driver, as ``fetch_one``).
+
+        Raises:
+            StoreUnavailableError: the block raised and could not be undone alone (after
+                some errors, out of memory or interrupted, SQLite rolls back the whole
+                transaction, savepoint included): the transaction must not go on.
+        """
         if not self.is_sqlite:
             with conn.begin_nested():
                 yield
@@ -528,8 +540,11 @@ class Database:
         try:
             yield
         except BaseException:
-            _on_driver(driver, "ROLLBACK TO renvoi_work")
-            _on_driver(driver, "RELEASE renvoi_work")
+            try:
+                _on_driver(driver, "ROLLBACK TO renvoi_work")
+                _on_driver(driver, "RELEASE renvoi_work")
+            except StoreError as exc:
+                raise StoreUnavailableError(f"not undone: {exc}") from exc
             raise
         _on_driver(driver, "RELEASE renvoi_work")
 

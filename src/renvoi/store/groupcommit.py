@@ -10,7 +10,9 @@ at the next turn of the event loop the writer runs every work handed in meanwhil
 in a savepoint, in one ``BEGIN IMMEDIATE`` transaction, commits, and only then answers
 each request. An acknowledged change is committed (``synchronous`` FULL by default:
 durable); if the commit fails, every request of the batch fails (503, code 20) and none
-was applied.
+was applied. A work that fails on its own (a contract check, or a statement the database
+refuses, such as a constraint) is rolled back to its savepoint and fails alone; one that
+cannot be undone alone fails the whole batch.
 
 The batch runs in the event loop's thread, so nothing else of this process runs during
 its commit: the fsync (a quarter of a millisecond measured here) is paid once for the
@@ -70,10 +72,12 @@ class Writer:
         """Run ``work`` in a write transaction; return its result once committed.
 
         ``work`` raises to refuse (a contract error): what it wrote is rolled back, the
-        rest of its batch is not.
+        rest of its batch is not. So does a statement of ``work`` that the database
+        refuses (it raises here as ``StoreError``).
 
         Raises:
-            StoreError: the database failed; nothing of ``work`` was committed.
+            StoreError: the database failed or refused ``work``; nothing of it was
+                committed.
         """
         if not self._db.is_sqlite:
             return await self._db.write_async(work)
@@ -137,8 +141,16 @@ class Writer:
                 try:
                     with self._db.savepoint(conn):
                         outcomes.append((future, work(conn), None))
-                except (StoreError, SQLAlchemyError):
-                    raise  # the transaction itself failed: the whole batch
+                except (StoreError, SQLAlchemyError) as exc:
+                    error = exc if isinstance(exc, StoreError) else self._db.mapped_error(exc)
+                    if isinstance(error, StoreUnavailableError):
+                        # The database failed, or the work could not be undone alone
+                        # (``Database.savepoint``): the whole batch.
+                        raise error from exc
+                    # The database refused one of this work's statements: its
+                    # savepoint is undone, the rest of the batch goes on.
+                    log.warning("group_commit_work_refused", error=str(error))
+                    outcomes.append((future, None, error))
                 except Exception as exc:  # this work refused: its savepoint is undone
                     outcomes.append((future, None, exc))
         return outcomes

@@ -42,6 +42,17 @@ def mode_of(db: Database, e164: str) -> int:
     return mode
 
 
+def together(db: Database, *works: Callable[[Connection], object]) -> list[object]:
+    """Hand ``works`` to one writer in the same loop turn (one batch on SQLite); each
+    one's result or exception."""
+
+    async def main() -> list[object]:
+        writer = Writer(db)
+        return list(await asyncio.gather(*map(writer.run, works), return_exceptions=True))
+
+    return asyncio.run(main())
+
+
 @pytest.mark.parametrize("in_loop", [False, True], ids=["threads", "event-loop"])
 def test_identical_changes_in_one_batch_are_serialized(
     database: Database, tenant: Tenant, in_loop: bool
@@ -71,16 +82,7 @@ def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenan
         forward(database, tenant, B)(conn)  # writes B...
         raise ContractError(Code.BAD_REQUEST)  # ...then refuses
 
-    async def main() -> list[object]:
-        writer = Writer(database)
-        outcomes = await asyncio.gather(
-            writer.run(forward(database, tenant, A)),
-            writer.run(half_then_fail),
-            return_exceptions=True,
-        )
-        return list(outcomes)
-
-    first, second = asyncio.run(main())
+    first, second = together(database, forward(database, tenant, A), half_then_fail)
     assert isinstance(first, numbers.Applied) and isinstance(second, ContractError)
     assert mode_of(database, A) == Mode.FORWARD
     assert mode_of(database, B) == Mode.OFF  # its savepoint was rolled back
@@ -97,17 +99,9 @@ def test_a_statement_the_database_refuses_fails_only_its_own_work(
     def take_a(conn: Connection) -> None:
         conn.execute(update(Number).where(Number.e164 == B).values(e164=A))
 
-    async def main() -> list[object]:
-        writer = Writer(database)
-        outcomes = await asyncio.gather(
-            writer.run(forward(database, tenant, A)),
-            writer.run(take_a),
-            writer.run(forward(database, tenant, c)),
-            return_exceptions=True,
-        )
-        return list(outcomes)
-
-    first, second, third = asyncio.run(main())
+    first, second, third = together(
+        database, forward(database, tenant, A), take_a, forward(database, tenant, c)
+    )
     assert isinstance(first, numbers.Applied) and isinstance(third, numbers.Applied)
     assert isinstance(second, StoreError) and not isinstance(second, StoreUnavailableError)
     assert (mode_of(database, A), mode_of(database, B), mode_of(database, c)) == (
@@ -130,17 +124,9 @@ def test_a_failure_that_ends_the_transaction_fails_the_whole_batch(
         conn.exec_driver_sql("ROLLBACK")  # what SQLite itself does on those errors
         conn.execute(update(Number).where(Number.e164 == B).values(e164=A))
 
-    async def main() -> list[object]:
-        writer = Writer(database)
-        outcomes = await asyncio.gather(
-            writer.run(forward(database, tenant, A)),
-            writer.run(end_it),
-            writer.run(forward(database, tenant, B)),
-            return_exceptions=True,
-        )
-        return list(outcomes)
-
-    outcomes = asyncio.run(main())
+    outcomes = together(
+        database, forward(database, tenant, A), end_it, forward(database, tenant, B)
+    )
     assert all(isinstance(o, StoreError) for o in outcomes), outcomes
     assert (mode_of(database, A), mode_of(database, B)) == (Mode.OFF, Mode.OFF)
 

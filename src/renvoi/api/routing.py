@@ -60,9 +60,14 @@ def _bad(why: str, *, status: int = 400) -> Response:
     return Response(orjson.dumps({"detail": why}), status, media_type="application/json")
 
 
+def _recordable(call_id: str) -> bool:
+    """A Call-ID that a call record can hold (the route's and the reports' one rule)."""
+    return 0 < len(call_id) <= MAX_CALL_ID and NUL not in call_id
+
+
 def _call_id(request: Request) -> str | None:
     value = request.query_params.get("call_id")
-    return value if value and len(value) <= MAX_CALL_ID and NUL not in value else None
+    return value if value is not None and _recordable(value) else None
 
 
 def _caller(request: Request) -> str | None:
@@ -114,7 +119,7 @@ def parse_reports(body: bytes) -> list[tuple[str, int | None]] | None:
         if not line:
             continue
         kind, _, call_id = line.partition(" ")
-        if not 0 < len(call_id) <= MAX_CALL_ID or NUL in call_id:
+        if not _recordable(call_id):
             return None
         if kind == "end":
             reports.append((call_id, None))

@@ -12,8 +12,12 @@ RenvoiError
 │   ├── NotFoundError      no such account, key or number
 │   ├── AlreadyExistsError the number is on the platform already
 │   └── InvalidValueError  a value does not parse (a number, a SIP URI)
-└── StoreError             the database failed
-    └── StoreUnavailableError  unreachable, or out of disk: try again later
+├── ServiceError           a component of ``renvoi serve`` could not start, or failed
+├── StoreError             the database failed
+│   └── StoreUnavailableError  unreachable, or out of disk: try again later
+└── DeliveryError          a notification (email, webhook) was not delivered
+    ├── PermanentDeliveryError  it never will be: failed, not retried
+    └── TemporaryDeliveryError  it may be later: retried
 ```
 """
 
@@ -70,9 +74,26 @@ class InvalidValueError(OperatorError):
     """A value given by the operator does not parse."""
 
 
+class ServiceError(RenvoiError):
+    """A component of a node (a listener, the voicemail side) could not start or failed:
+    the node stops."""
+
+
 class StoreError(RenvoiError):
     """The database failed in a way the caller cannot fix by changing the request."""
 
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or cannot write (disk full): retry later."""
+
+
+class DeliveryError(RenvoiError):
+    """A notification (an email, a webhook call) was not delivered."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The notification can never be delivered as it is: it is failed, not retried."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The receiving server could not take the notification now: it is tried again."""

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from renvoi.domain.voicemail import NewMessage, clean_caller, compose, retry_delay
+from renvoi.domain.voicemail import NewMessage, clean_caller, compose, header_address, retry_delay
+from renvoi.errors import PermanentDeliveryError
 
 MESSAGE = NewMessage(
     number="+33757000001",
@@ -61,9 +62,40 @@ def test_no_field_can_add_a_header(caller: str) -> None:
     assert len(email["Subject"]) < 200
 
 
-def test_clean_caller() -> None:
-    assert clean_caller(None) is None
-    assert clean_caller(" +33 1 40 ") == "+33 1 40"
+@pytest.mark.parametrize(
+    ("caller", "shown"),
+    [
+        pytest.param(None, None, id="none"),
+        pytest.param(" +33 1  40 ", "+33 1 40", id="spaces"),
+        pytest.param("anonymous", "anonymous", id="name"),
+        pytest.param("*31#+331.40_00-01", "*31#+331.40_00-01", id="dial-characters"),
+        pytest.param("=?utf-8?q?=0D=0AX?=", "utf-8q0D0AX", id="encoded-word-defused"),
+        pytest.param('"A" <sip:a@b>;(c)', "A sipabc", id="header-syntax-dropped"),
+        pytest.param("é\u2028\x85", None, id="nothing-left"),
+    ],
+)
+def test_clean_caller_keeps_only_what_no_header_can_misread(
+    caller: str | None, shown: str | None
+) -> None:
+    assert clean_caller(caller) == shown
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("=?utf-8?q?a=0D=0ABcc=3A_v=40x?=@example.com", id="encoded-word"),
+        pytest.param("a\r\n@example.com", id="line-break"),
+        pytest.param("no-at-sign", id="no-at"),
+    ],
+)
+def test_an_address_no_header_can_hold_is_refused_for_good(address: str) -> None:
+    with pytest.raises(PermanentDeliveryError):
+        header_address(address)
+
+
+def test_the_recipient_is_written_in_its_ascii_form() -> None:
+    email = compose(replace(MESSAGE, recipient="ann@exämple.fr"), sender="v@x.test", audio=None)
+    assert email["To"] == "ann@xn--exmple-cua.fr"
 
 
 def test_retries_back_off_to_an_hour() -> None:

@@ -7,6 +7,8 @@ middle of a send; its successor sends the email once the lease has expired.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import hmac
 import http.server
 import json
@@ -24,12 +26,15 @@ from typing import ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
+from renvoi.audio.wav import wav_of_pcm
 from renvoi.config import Settings
 from renvoi.notify.worker import OutboxWorker
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.voice.media import wav_of_pcm, write_durably
+from renvoi.store.models import Outbox
+from renvoi.voice.spool import write_durably
 from tests.conftest import Tenant, free_port, free_udp_port
 
 A = "+33757000001"
@@ -41,6 +46,7 @@ class Mailbox:
     """An SMTP server's behaviour: accept, refuse (status), or stall in DATA."""
 
     received: list[bytes] = field(default_factory=list)
+    recipients: list[list[str]] = field(default_factory=list)
     answer: str = "250 OK"
     stall_first: bool = False
 
@@ -50,6 +56,7 @@ class Mailbox:
             await asyncio.sleep(3600)  # the client is killed meanwhile
         if self.answer.startswith("250"):
             self.received.append(envelope.content)  # type: ignore[attr-defined]
+            self.recipients.append(envelope.rcpt_tos)  # type: ignore[attr-defined]
         return self.answer
 
 
@@ -62,15 +69,22 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
-def queue_message(database: Database, data_dir: Path, public_id: str = "m1") -> None:
+def queue_message(
+    database: Database,
+    data_dir: Path,
+    public_id: str = "m1",
+    *,
+    caller: str = "+33140000001",
+    recipient: str = "ann@example.com",
+) -> None:
     write_durably(data_dir / "voicemail" / f"{public_id}.wav", wav_of_pcm(bytes(16000)))
     assert store.save_message(
         database,
         public_id=public_id,
         e164=A,
         call_id=f"call-{public_id}",
-        caller="+33140000001",
-        recipient="ann@example.com",
+        caller=caller,
+        recipient=recipient,
         received_at=NOW,
         duration_ms=1000,
         audio_path=f"{public_id}.wav",
@@ -95,6 +109,97 @@ def test_a_queued_email_is_sent_once_with_its_audio(
     [sent] = box.received
     assert b"Message-ID: <voicemail.m1@renvoi.test>" in sent and b"audio/wav" in sent
     assert store.pending_count(database) == 0
+
+
+def header_block(wire: bytes) -> tuple[list[str], bytes]:
+    """The names of a message's headers as they came on the wire, and its body."""
+    head, _, body = wire.replace(b"\r\n", b"\n").partition(b"\n\n")
+    names = [
+        line.split(b":", 1)[0].decode() for line in head.split(b"\n") if line[:1] not in b" \t"
+    ]
+    return names, body
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        pytest.param("=?utf-8?q?=0D=0AReply-To=3A_a=40evil.example?=", id="q-reply-to"),
+        pytest.param("=?utf-8?q?=0D=0A=0D=0ACall_0899123456_now?=", id="q-end-headers"),
+        pytest.param("=?utf-8?b?DQpSZXBseS1UbzogYUBldmlsLmV4YW1wbGU=?=", id="b-reply-to"),
+        pytest.param("=?ISO-8859-1?Q?=0A=0ABcc:_v=40evil.example?=", id="latin1-lf"),
+        pytest.param("=?utf-8?q?=E2=80=A8Bcc:_v=40evil.example?=", id="q-line-separator"),
+        pytest.param("+331\r\nBcc: v@evil.example", id="raw-crlf"),
+        pytest.param("+331\u2028Bcc: v@evil.example\x85Subject: x", id="unicode-breaks"),
+        pytest.param("%0D%0AReply-To:%20a@evil.example", id="percent-escaped"),
+        pytest.param('"Ann" <sip:a@evil.example>, (comment)', id="address-syntax"),
+    ],
+)
+def test_a_hostile_caller_cannot_shape_the_email_on_the_wire(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int], caller: str
+) -> None:
+    """The caller comes from a SIP From anyone can write; the email library of the
+    Python CI runs (3.11.7, before the fix of CVE-2024-6923) wrote a decoded encoded
+    word's line breaks out raw. Checked on the bytes the SMTP server received."""
+    box, port = mailbox
+    queue_message(database, tmp_path, caller=caller)
+    asyncio.run(worker_for(database, tmp_path, port).run_once())
+    [wire] = box.received
+    names, body = header_block(wire)
+    assert names == [
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIME-Version",
+        "Content-Type",
+    ]  # fmt: skip
+    # The parser as the oracle: it decodes what a mail client would.
+    subject = email.message_from_bytes(wire, policy=email.policy.default)["Subject"]
+    assert "\n" not in subject and "\r" not in subject and "=?" not in subject
+    assert subject.strip().startswith("Nouveau message vocal / New voicemail: +33757000001, ")
+    assert body.lstrip().startswith(b"--")  # the MIME preamble, not an attacker's text
+
+
+def test_a_recipient_no_header_can_hold_is_failed_not_retried(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    """An address holding an encoded word (stored before the API refused them)."""
+    box, port = mailbox
+    queue_message(database, tmp_path, recipient="=?utf-8?q?a=0D=0ABcc=3A_v=40x?=@example.com")
+    worker = worker_for(database, tmp_path, port)
+    asyncio.run(worker.run_once())
+    worker.clock = lambda: NOW + timedelta(days=1)
+    assert asyncio.run(worker.run_once()) == 0
+    assert store.pending_count(database) == 0 and box.received == []
+
+
+def test_an_internationalized_domain_is_sent_in_its_ascii_form(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    queue_message(database, tmp_path, recipient="ann@exämple.fr")
+    asyncio.run(worker_for(database, tmp_path, port).run_once())
+    assert box.recipients == [["ann@xn--exmple-cua.fr"]]
+    assert b"To: ann@xn--exmple-cua.fr" in box.received[0]
+
+
+def test_an_address_the_server_cannot_take_is_failed_not_retried(
+    database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    """A non-ASCII local part needs SMTPUTF8 (RFC 6531), which this server does not
+    offer: no retry can cure that, so the email is failed (and visible), not retried
+    for ever."""
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        queue_message(database, tmp_path, recipient="ü@exämple.fr")
+        worker = worker_for(database, tmp_path, port)
+        asyncio.run(worker.run_once())
+        worker.clock = lambda: NOW + timedelta(days=1)
+        assert asyncio.run(worker.run_once()) == 0
+    finally:
+        controller.stop()
+    assert store.pending_count(database) == 0 and box.received == []
+    with database.read() as conn:
+        [error] = conn.scalars(select(Outbox.last_error).where(Outbox.failed_at.is_not(None)))
+    assert "SMTPUTF8" in error
 
 
 def test_a_temporary_refusal_is_retried_later(
@@ -255,7 +360,9 @@ def test_the_webhook_is_signed_and_retried_like_the_email(
         webhook=True,
     )
     Hook.answers = [503]
-    worker = worker_for(database, tmp_path, mailbox[1], webhook_url=hook, webhook_secret="s3cret")
+    worker = worker_for(
+        database, tmp_path, mailbox[1], webhook_url=hook, webhook_secret="s3cret-for-the-tests"
+    )
     asyncio.run(worker.run_once())
     assert store.pending_count(database) == 1  # the email went; the webhook waits
     worker.clock = lambda: NOW + timedelta(minutes=2)
@@ -272,6 +379,6 @@ def test_the_webhook_is_signed_and_retried_like_the_email(
         "durationMs": 1000,
     }
     signed = headers["X-Renvoi-Timestamp"].encode() + b"." + body
-    expected = hmac.new(b"s3cret", signed, "sha256").hexdigest()
+    expected = hmac.new(b"s3cret-for-the-tests", signed, "sha256").hexdigest()
     assert headers["X-Renvoi-Signature"] == f"sha256={expected}"
     assert headers["X-Renvoi-Delivery"] == Hook.calls[0][0]["X-Renvoi-Delivery"]

@@ -1,22 +1,33 @@
 """The voicemail email, composed (sent by ``renvoi.notify``), and the retry schedule.
 
-Every field that reaches a header is checked or cleaned here: the caller's number comes
-from a SIP ``From`` header anyone can write, so it is reduced to printable characters
-before it appears anywhere. ``email.message.EmailMessage`` then refuses any header value
-with a line break, so no field can add a header (CWE-93).
+Every field that reaches a header is made safe here, by construction rather than by
+trusting the email package (CWE-93): Python's parses header values it is given, decodes
+RFC 2047 encoded words in them, and before 3.11.10 wrote a decoded line break out raw
+(CVE-2024-6923). So the caller, from a SIP ``From`` anyone can write, keeps only the
+characters of a phone number or a SIP user name, none of which can form header syntax;
+and a recipient whose address could be read as an encoded word is never put in a header.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from renvoi.domain.emails import ascii_form
+from renvoi.errors import PermanentDeliveryError
+
 PARIS = ZoneInfo("Europe/Paris")
 MAX_CALLER = 64
 UNKNOWN_CALLER = {"fr": "numéro masqué", "en": "withheld number"}
+# What a caller keeps wherever it is shown: the characters of a phone number or a SIP
+# user name. No "=" or "?" (an encoded word), no line break, quote, comment or address
+# syntax: nothing an email package could read as anything but text.
+_SHOWN = frozenset(string.ascii_letters + string.digits + " +*#._-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +44,31 @@ class NewMessage:
 
 
 def clean_caller(caller: str | None) -> str | None:
-    """The caller as shown: printable characters only, at most 64 of them."""
+    """The caller as shown, in the subject and the body: only the characters of a phone
+    number or a SIP user name (letters, digits, space, ``+*#._-``), at most 64 of them;
+    None when nothing is left."""
     if caller is None:
         return None
-    kept = "".join(c for c in caller if c.isprintable())[:MAX_CALLER].strip()
-    return kept or None
+    kept = "".join(c for c in caller if c in _SHOWN)[:MAX_CALLER]
+    return " ".join(kept.split()) or None
+
+
+def header_address(address: str) -> Address:
+    """``address`` as a header's mailbox, when it can be one safely: in its ASCII form
+    where it has one (``emails.ascii_form``), else as it is, for a server offering
+    SMTPUTF8.
+
+    Raises:
+        PermanentDeliveryError: the address holds a line break or ``=?``, which an
+            email package may read as an RFC 2047 encoded word (RFC 2047 §5 forbids
+            them in an address); no email can be sent to it.
+    """
+    if "=?" in address or any(ord(c) < 0x20 or ord(c) == 0x7F for c in address):
+        raise PermanentDeliveryError(f"{address!r} cannot be written in an email header")
+    local, at, domain = (ascii_form(address) or address).rpartition("@")
+    if not (at and local and domain):
+        raise PermanentDeliveryError(f"{address!r} is not an email address")
+    return Address(username=local, domain=domain)
 
 
 def _duration(ms: int) -> str:
@@ -57,6 +88,9 @@ def compose(
     Args:
         audio: the WAV to attach, or None when it is too large; then ``link`` says
             where to fetch it.
+
+    Raises:
+        PermanentDeliveryError: the recipient cannot be put in a header (``header_address``).
     """
     caller = clean_caller(message.caller)
     local = message.received_at.astimezone(PARIS)
@@ -65,7 +99,7 @@ def compose(
     duration = _duration(message.duration_ms)
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.recipient
+    email["To"] = header_address(message.recipient)
     email["Subject"] = (
         f"Nouveau message vocal / New voicemail: {message.number}, {caller or UNKNOWN_CALLER['fr']}"
     )

@@ -1,16 +1,18 @@
 """The outbox worker: sends each pending voicemail email (and webhook call), at least once.
 
 Each round claims the due rows with a lease (``store.voicemail.claim``), sends them with
-aiosmtplib and records the outcome: sent; refused for good (a 5xx answer: the row is
-marked failed, with the server's reason); or a temporary failure (the server down, a 4xx
-answer, a timeout: tried again later, with ``domain.voicemail.retry_delay``). A worker
+aiosmtplib and records the outcome: sent; refused for good (a 5xx answer, an address the
+server cannot take, a recipient no header can hold safely: the row is marked failed,
+with the reason); or a temporary failure (the server down, a 4xx answer, a timeout:
+tried again later, with ``domain.voicemail.retry_delay``). A worker
 killed mid-send leaves its lease to expire and the email is sent again, with the same
 Message-ID, so the recipient's mail system can recognise the duplicate.
 
 Webhook calls (``RENVOI_WEBHOOK_URL``) go through the same outbox: a JSON notice POSTed
 with ``X-Renvoi-Signature: sha256=HMAC(secret, timestamp + "." + body)`` and
 ``X-Renvoi-Timestamp``; a 2xx is delivered, another 4xx (but 408 and 429) refused for
-good, anything else retried. ``X-Renvoi-Delivery`` is stable across retries.
+good, as is a URL that no HTTP client can call; anything else is retried.
+``X-Renvoi-Delivery`` is stable across retries.
 
 The worker also deletes messages past ``RENVOI_VOICEMAIL_RETENTION_DAYS``.
 """
@@ -31,7 +33,7 @@ import structlog
 
 from renvoi.config import Settings
 from renvoi.domain.voicemail import NewMessage, compose, retry_delay
-from renvoi.errors import StoreError
+from renvoi.errors import PermanentDeliveryError, StoreError, TemporaryDeliveryError
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.store.records import PendingNotice
@@ -42,12 +44,11 @@ POLL_SECONDS = 1.0
 RETENTION_EVERY = timedelta(hours=1)
 
 
-class Permanent(Exception):
-    """The server refused the notice for good."""
-
-
-class Temporary(Exception):
-    """The server could not take the notice now."""
+# What a retry can cure: the server down or busy, the network, a timeout.
+_TEMPORARY = (aiosmtplib.SMTPException, httpx2.HTTPError, OSError, TimeoutError)
+# What no retry can cure: an address the server cannot take (no SMTPUTF8), a webhook URL
+# that no HTTP client can call. Checked before _TEMPORARY, which they belong to.
+_PERMANENT = (aiosmtplib.SMTPNotSupported, httpx2.UnsupportedProtocol, httpx2.InvalidURL)
 
 
 class OutboxWorker:
@@ -100,28 +101,18 @@ class OutboxWorker:
                 await self.call_webhook(pending)
             else:
                 await self.send(pending)
-        except Permanent as exc:
-            log.error("notice_refused", kind=pending.kind, outbox=pending.outbox_id, error=str(exc))
-            await asyncio.to_thread(
-                store.failed, self.db, pending.outbox_id, now=self.clock(), error=str(exc)
-            )
-        except (
-            aiosmtplib.SMTPException,
-            httpx2.HTTPError,
-            OSError,
-            TimeoutError,
-            Temporary,
-        ) as exc:
-            delay = retry_delay(pending.attempts + 1)
-            log.warning(
-                "notice_retry",
-                kind=pending.kind,
-                outbox=pending.outbox_id,
-                error=str(exc) or type(exc).__name__,
-            )
-            at = self.clock() + timedelta(seconds=delay)
+        except (PermanentDeliveryError, *_PERMANENT) as exc:
             error = str(exc) or type(exc).__name__
-            await asyncio.to_thread(store.retry, self.db, pending.outbox_id, at=at, error=error)
+            log.error("notice_refused", kind=pending.kind, outbox=pending.outbox_id, error=error)
+            await asyncio.to_thread(
+                store.failed, self.db, pending.outbox_id, now=self.clock(), error=error
+            )
+        except (TemporaryDeliveryError, *_TEMPORARY) as exc:
+            await self._retry(pending, str(exc) or type(exc).__name__)
+        except Exception:
+            # A bug must not stop the other notices: this one waits, and is visible.
+            log.exception("notice_failed_unexpectedly", kind=pending.kind, outbox=pending.outbox_id)
+            await self._retry(pending, "unexpected error (see the worker's log)")
         else:
             await asyncio.to_thread(store.sent, self.db, pending.outbox_id, now=self.clock())
             log.info(
@@ -130,6 +121,12 @@ class OutboxWorker:
                 outbox=pending.outbox_id,
                 message_id=pending.message_id,
             )
+
+    async def _retry(self, pending: PendingNotice, error: str) -> None:
+        delay = retry_delay(pending.attempts + 1)
+        log.warning("notice_retry", kind=pending.kind, outbox=pending.outbox_id, error=error)
+        at = self.clock() + timedelta(seconds=delay)
+        await asyncio.to_thread(store.retry, self.db, pending.outbox_id, at=at, error=error)
 
     async def send(self, pending: PendingNotice) -> None:
         settings = self.settings
@@ -168,17 +165,17 @@ class OutboxWorker:
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             if all(500 <= refusal.code < 600 for refusal in exc.recipients):
-                raise Permanent(str(exc)) from exc
+                raise PermanentDeliveryError(str(exc)) from exc
             raise
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
-                raise Permanent(f"{exc.code} {exc.message}") from exc
+                raise PermanentDeliveryError(f"{exc.code} {exc.message}") from exc
             raise
 
     async def call_webhook(self, pending: PendingNotice) -> None:
         settings = self.settings
-        if settings.webhook_url is None:
-            raise Permanent("RENVOI_WEBHOOK_URL is no longer set")
+        if settings.webhook_url is None or settings.webhook_secret is None:
+            raise PermanentDeliveryError("RENVOI_WEBHOOK_URL or RENVOI_WEBHOOK_SECRET is not set")
         body = json.dumps(
             {
                 "event": "voicemail.new",
@@ -191,8 +188,8 @@ class OutboxWorker:
             separators=(",", ":"),
         ).encode()
         timestamp = str(int(self.clock().timestamp()))
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-        signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, "sha256")
+        secret = settings.webhook_secret.get_secret_value().encode()
+        signature = hmac.new(secret, timestamp.encode() + b"." + body, "sha256")
         async with httpx2.AsyncClient(timeout=settings.smtp_timeout) as client:
             response = await client.post(
                 settings.webhook_url,
@@ -206,9 +203,9 @@ class OutboxWorker:
             )
         status = response.status_code
         if 400 <= status < 500 and status not in (408, 429):
-            raise Permanent(f"webhook answered {status}")
+            raise PermanentDeliveryError(f"webhook answered {status}")
         if not 200 <= status < 300:
-            raise Temporary(f"webhook answered {status}")
+            raise TemporaryDeliveryError(f"webhook answered {status}")
 
     async def apply_retention(self, now: datetime) -> None:
         before = now - timedelta(days=self.settings.voicemail_retention_days)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import math
@@ -13,7 +14,9 @@ import wave
 import pytest
 from fastapi.testclient import TestClient
 
-from renvoi.voice import media
+from renvoi.api.conversions import RUNNING, WAITING, ConversionError, Conversions
+from renvoi.audio.wav import default_greeting, greeting_from_upload, pcm_of_wav
+from renvoi.errors import RateLimitedError
 from tests.conftest import Tenant
 
 URL = "/v1/vn/voicemail/greeting"
@@ -49,7 +52,7 @@ def crossings(pcm: bytes) -> int:
     [(8000, 1, 2), (16000, 2, 2), (44100, 1, 1), (48000, 2, 3), (22050, 1, 4)],
 )
 def test_uploads_are_converted_to_8_khz_mono_16_bit(rate: int, channels: int, width: int) -> None:
-    pcm = media.greeting_from_upload(wav(1.0, rate=rate, channels=channels, width=width))
+    pcm = greeting_from_upload(wav(1.0, rate=rate, channels=channels, width=width))
     assert abs(len(pcm) // 2 - 8000) <= 1  # one second at 8 kHz
     assert abs(crossings(pcm) - 880) <= 8  # still 440 Hz: two zero crossings a period
 
@@ -57,24 +60,24 @@ def test_uploads_are_converted_to_8_khz_mono_16_bit(rate: int, channels: int, wi
 @pytest.mark.parametrize("data", [b"not a wav", wav(31, rate=8000), b"RIFF\x00\x00\x00\x00WAVE"])
 def test_unusable_uploads_are_refused(data: bytes) -> None:
     with pytest.raises(ValueError):
-        media.greeting_from_upload(data)
+        greeting_from_upload(data)
 
 
 def test_upload_read_and_remove(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
     key = {"apiKey": tenant.key, "number": A}
     default = client.get(URL, params=key)
     assert default.headers["content-type"] == "audio/wav"
-    assert media.pcm_of_wav(default.content) == media.default_greeting()
+    assert pcm_of_wav(default.content) == default_greeting()
     uploaded = client.put(
         URL, params=key, content=wav(2, rate=16000), headers={"Content-Type": "audio/wav"}
     )
     assert uploaded.json() == {"success": True, "code": 200, "message": "OK"}
-    mine = media.pcm_of_wav(client.get(URL, params=key).content)
+    mine = pcm_of_wav(client.get(URL, params=key).content)
     assert len(mine) == 2 * 8000 * 2
     foreign = client.get(URL, params={"apiKey": other_tenant.key, "number": A})
     assert foreign.json()["code"] == 13
     assert client.delete(URL, params=key).json()["success"] is True
-    assert media.pcm_of_wav(client.get(URL, params=key).content) == media.default_greeting()
+    assert pcm_of_wav(client.get(URL, params=key).content) == default_greeting()
 
 
 def test_bad_or_huge_uploads_answer_code_4(client: TestClient, tenant: Tenant) -> None:
@@ -94,8 +97,8 @@ def test_a_greeting_read_by_text_to_speech(client: TestClient, tenant: Tenant) -
     key = {"apiKey": tenant.key, "number": A}
     spoken = client.put(URL, params=key, json={"text": "Bonjour, laissez un message."})
     assert spoken.json()["success"] is True
-    pcm = media.pcm_of_wav(client.get(URL, params=key).content)
-    assert 8000 < len(pcm) // 2 < 8000 * 10 and pcm != media.default_greeting()
+    pcm = pcm_of_wav(client.get(URL, params=key).content)
+    assert 8000 < len(pcm) // 2 < 8000 * 10 and pcm != default_greeting()
 
 
 def test_text_to_speech_refuses_what_it_cannot_say(client: TestClient, tenant: Tenant) -> None:
@@ -103,3 +106,38 @@ def test_text_to_speech_refuses_what_it_cannot_say(client: TestClient, tenant: T
     for body in ({"text": ""}, {"text": "x" * 501}, {"text": "Hi", "language": "xx"}, {}):
         refused = client.put(URL, params=key, json=body)
         assert (refused.status_code, refused.json()["code"]) == (400, 4), body
+
+
+def test_the_number_is_checked_before_the_upload_is_read(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """An upload to another account's number once went through the whole conversion
+    (seconds of CPU) before answering 13: four at once stalled the worker."""
+    upload = wav(1.0, rate=48000, channels=2)
+    for number, code in (("+33757000020", 13), ("+33757000010", 15), ("+33757000009", 14)):
+        answer = client.put(URL, params={"apiKey": tenant.key, "number": number}, content=upload)
+        assert answer.json()["code"] == code, number
+    garbage = client.put(URL, params={"apiKey": tenant.key, "number": "+33757000020"}, content=b"x")
+    assert garbage.json()["code"] == 13  # not 4: the body is never looked at
+
+
+def test_conversions_wait_their_turn_and_past_that_are_refused() -> None:
+    """At most ``RUNNING`` conversions run in a worker and ``WAITING`` more wait; the
+    next is refused with 19 at once, never queued without bound."""
+    conversions = Conversions()
+    upload = wav(2.0, rate=48000, channels=2)
+
+    async def crowd() -> list[object]:
+        tasks = [conversions.greeting(upload) for _ in range(RUNNING + WAITING + 1)]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    outcomes = asyncio.run(crowd())
+    refused = [o for o in outcomes if isinstance(o, RateLimitedError)]
+    converted = [o for o in outcomes if isinstance(o, bytes)]
+    assert len(refused) == 1 and len(converted) == RUNNING + WAITING
+    assert all(len(pcm) == 2 * 8000 * 2 for pcm in converted)
+
+
+def test_a_conversion_refusal_says_why() -> None:
+    with pytest.raises(ConversionError, match="at most 30 s"):
+        asyncio.run(Conversions().greeting(wav(31.0, rate=8000)))

@@ -6,11 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
+from renvoi.audio.wav import wav_of_pcm
 from renvoi.config import Settings
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.voice.endpoint import VoicemailEndpoint
-from renvoi.voice.media import wav_of_pcm, write_durably
+from renvoi.voice.spool import write_durably
 from tests.conftest import Tenant
 
 A = "+33757000001"

@@ -20,9 +20,9 @@ import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
+from renvoi.audio import g711
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.voice import g711
 from renvoi.voice.sansio.rtp import RtpPacket
 from tests.conftest import Tenant, free_port
 from tests.voice.conftest import Platform, free_udp_port, start_platform

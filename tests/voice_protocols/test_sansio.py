@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renvoi.voice import g711
+from renvoi.audio import g711
 from renvoi.voice.sansio import sdp, sip
 from renvoi.voice.sansio.rtp import Recording, RtpError, RtpPacket
 

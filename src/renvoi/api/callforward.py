@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from renvoi.api.bodies import MAX_BODY, is_json, parse_fields, read_body
+from renvoi.api.conversions import ConversionError
 from renvoi.api.deps import (
     CustomerDep,
     Services,
@@ -38,13 +38,13 @@ from renvoi.api.envelope import (
     wanted_format,
 )
 from renvoi.api.errors import BAD_REQUEST_STATUS, STATUS
+from renvoi.audio import wav
 from renvoi.domain.callforward import Mode, parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError, NotFoundError
 from renvoi.store import calls, numbers, voicemail
 from renvoi.store.records import NumberRecord, Principal, as_json
-from renvoi.voice import media
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
 # The SMS Partner endpoint and its read: documented here, served without FastAPI's
@@ -437,28 +437,40 @@ async def put_greeting(
     converted to 8 kHz and played to callers instead of the default greeting. Or send
     JSON ``{"text": "...", "language": "fr"}``: read by espeak-ng, where the server has it.
     """
-    e164 = _customer_number(services, number)
+    # The number first (5, 13, 15, 14): nobody reads, let alone converts, an upload for a
+    # number that is not theirs to change.
+    record = _changeable(await _owned_record(services, principal, number))
     data = await read_body(request, limit=MAX_GREETING_UPLOAD, too_large="audio_too_large")
-    if is_json(request.headers.get("content-type")):
-        fields = parse_fields(data, request.headers.get("content-type"))
-        text, language = fields.get("text"), fields.get("language", "fr")
-        if not isinstance(text, str) or language not in ("fr", "en"):
-            raise ContractError(Code.BAD_REQUEST, detail="invalid_speech")
-        convert = partial(media.speak, text, language=language)
-        detail = "invalid_speech"
-    else:
-        convert = partial(media.greeting_from_upload, data)
-        detail = "invalid_audio"
+    content_type = request.headers.get("content-type")
+    speech = is_json(content_type)
     try:
-        pcm = await run_in_threadpool(convert)
-    except ValueError as exc:
+        if speech:
+            fields = parse_fields(data, content_type)
+            text, language = fields.get("text"), fields.get("language", "fr")
+            if not isinstance(text, str) or language not in ("fr", "en"):
+                raise ContractError(Code.BAD_REQUEST, detail="invalid_speech")
+            pcm = await services.conversions.speech(text, language=language)
+        else:
+            pcm = await services.conversions.greeting(data)
+    except ConversionError as exc:
+        detail = "invalid_speech" if speech else "invalid_audio"
         raise ContractError(Code.BAD_REQUEST, detail=detail) from exc
     await _read_owned(
         lambda: voicemail.set_greeting(
-            services.db, e164, pcm, now=datetime.now(UTC), account_id=principal.account_id
+            services.db, record.number, pcm, now=datetime.now(UTC), account_id=principal.account_id
         )
     )
     return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+def _changeable(record: NumberRecord) -> NumberRecord:
+    """A number of the caller's whose voicemail may be changed: 15 when it is suspended,
+    14 when it has no calls to answer (SMS-only), in the contract's order."""
+    if record.status == "suspended":
+        raise ContractError(Code.NUMBER_DISABLED)
+    if not record.voice:
+        raise ContractError(Code.NO_CALL_FORWARDING)
+    return record
 
 
 @router.get(
@@ -473,8 +485,8 @@ async def get_greeting(
     """What callers hear: the number's own greeting, or the default one."""
     record = await _owned_record(services, principal, number)
     pcm = await run_in_threadpool(voicemail.greeting_of, services.db, record.number)
-    wav = media.wav_of_pcm(pcm if pcm is not None else media.default_greeting())
-    return Response(wav, media_type="audio/wav")
+    audio = wav.wav_of_pcm(pcm if pcm is not None else wav.default_greeting())
+    return Response(audio, media_type="audio/wav")
 
 
 @router.delete(
@@ -486,10 +498,10 @@ async def delete_greeting(
     request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
     """Remove the number's own greeting."""
-    e164 = _customer_number(services, number)
+    record = _changeable(await _owned_record(services, principal, number))
     await _read_owned(
         lambda: voicemail.set_greeting(
-            services.db, e164, None, now=datetime.now(UTC), account_id=principal.account_id
+            services.db, record.number, None, now=datetime.now(UTC), account_id=principal.account_id
         )
     )
     return render(envelope(Code.OK, success=True), fmt=request_format(request))

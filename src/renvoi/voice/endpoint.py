@@ -37,14 +37,15 @@ from typing import Any, cast
 
 import structlog
 
+from renvoi.audio import g711, wav
 from renvoi.config import Settings
 from renvoi.domain.callforward import Mode
 from renvoi.domain.numbers import normalize_number
-from renvoi.errors import StoreError
+from renvoi.errors import ServiceError, StoreError
 from renvoi.store import calls
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.voice import g711, media
+from renvoi.voice import spool
 from renvoi.voice.sansio import sdp, sip
 from renvoi.voice.sansio.rtp import SAMPLES_PER_PACKET, Recording, RtpError, RtpPacket
 
@@ -104,24 +105,34 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         self.settings = settings
         self.db = db
         self.on_message = on_message
-        host, _, port = settings.voicemail_listen.rpartition(":")
-        self.host, self.port = host or "127.0.0.1", int(port)
+        self.host, self.port = settings.voicemail_address
         self.spool = settings.voicemail_dir
         self.calls: dict[str, Call] = {}
         self.starting: set[str] = set()  # INVITEs whose Call is not made yet
         # Answers to non-INVITE requests, for their retransmissions (§17.2.2).
         self.answered: dict[tuple[str, str, str], bytes] = {}
         self.transport: asyncio.DatagramTransport | None = None
-        self.default_greeting = media.default_greeting()
-        self.beep = media.beep()
+        self.default_greeting = wav.default_greeting()
+        self.beep = wav.beep()
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Commit what a crash left, then listen.
+
+        Raises:
+            ServiceError: the address cannot be had (its port is taken, say).
+        """
         await self.recover()
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
+        try:
+            await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
+        except OSError as exc:
+            raise ServiceError(
+                f"cannot listen on {self.host}:{self.port} (RENVOI_VOICEMAIL_LISTEN): "
+                f"{exc.strerror or exc}"
+            ) from None
         log.info("voicemail_listening", address=f"{self.host}:{self.port}")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -392,7 +403,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             call.media.sendto(packet.build(), call.remote_media)
             next_at += 0.02
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-        max_samples = self.settings.voicemail_max_seconds * media.RATE
+        max_samples = self.settings.voicemail_max_seconds * wav.RATE
         call.recording = Recording(max_samples)
         call.recording_from = call.last_voice = loop.time()
 
@@ -404,7 +415,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         except RtpError:
             return
         pcm = call.recording.add(packet)
-        if pcm and media.loudest(pcm) >= SILENCE_LEVEL:
+        if pcm and wav.loudest(pcm) >= SILENCE_LEVEL:
             call.last_voice = asyncio.get_running_loop().time()
 
     async def watch(self, call: Call) -> None:
@@ -468,8 +479,8 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         asyncio.get_running_loop().call_later(64 * T1, self.calls.pop, call.call_id, None)
         recording = call.recording
         samples = recording.samples if recording else 0
-        log.info("voicemail_ended", call_id=call.call_id, why=why, seconds=samples / media.RATE)
-        if recording is None or samples < self.settings.voicemail_min_seconds * media.RATE:
+        log.info("voicemail_ended", call_id=call.call_id, why=why, seconds=samples / wav.RATE)
+        if recording is None or samples < self.settings.voicemail_min_seconds * wav.RATE:
             return
         await self.keep(call, recording.pcm())
 
@@ -485,16 +496,16 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             "caller": sip.user_of(sip.uri_of(call.invite.need("from"))) or None,
             "recipient": call.recipient,
             "received_at": received.isoformat(),
-            "duration_ms": len(pcm) * 1000 // (2 * media.RATE),
+            "duration_ms": len(pcm) * 1000 // (2 * wav.RATE),
             "audio_path": relative,
             "message_id": f"<voicemail.{public_id}@{domain}>",
         }
-        wav = media.wav_of_pcm(pcm)
-        meta["size"] = len(wav)
+        audio = wav.wav_of_pcm(pcm)
+        meta["size"] = len(audio)
         path = self.spool / relative
-        await asyncio.to_thread(media.write_durably, path, wav)
+        await asyncio.to_thread(spool.write_durably, path, audio)
         sidecar = path.with_suffix(".json")
-        await asyncio.to_thread(media.write_durably, sidecar, json.dumps(meta).encode())
+        await asyncio.to_thread(spool.write_durably, sidecar, json.dumps(meta).encode())
         await self.commit(sidecar, meta)
 
     async def commit(self, sidecar: Path, meta: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from renvoi.voice import g711
+from renvoi.audio import g711
 
 HEADER = struct.Struct("!BBHII")
 VERSION = 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from renvoi.voice import g711
+from renvoi.audio import g711
 
 
 class SdpError(ValueError):

@@ -1,21 +1,17 @@
-"""Audio the endpoint plays and keeps: the greeting, the beep, WAV files on disk.
+"""Voicemail's audio as bytes: 16-bit mono 8 kHz PCM, WAV files, uploads converted to
+it, the default greeting and the beep.
 
-Files are written the way the rest of renvoi commits: to a temporary name, fsync'ed,
-renamed, and the directory fsync'ed, so a file that exists is whole.
+Pure computation on bytes, no file or network I/O (the default greeting is read from the
+package): the API converts greetings with it, the voicemail endpoint plays and records.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
-import shutil
 import struct
-import subprocess
-import tempfile
 import wave
 from importlib import resources
-from pathlib import Path
 
 RATE = 8000
 BEEP_SECONDS = 0.4
@@ -104,39 +100,6 @@ def resample(samples: list[int], rate: int) -> bytes:
     return struct.pack(f"<{count}h", *out)
 
 
-MAX_SPOKEN_TEXT = 500
-
-
-def speak(text: str, *, language: str = "fr") -> bytes:
-    """A greeting read by espeak-ng (when installed), as 16-bit mono 8 kHz PCM.
-
-    Raises:
-        ValueError: espeak-ng is not installed, the text is empty or too long, or the
-            synthesis failed.
-    """
-    program = shutil.which("espeak-ng")
-    text = " ".join(text.split())
-    if program is None:
-        raise ValueError("text-to-speech needs espeak-ng on the server")
-    if not text or len(text) > MAX_SPOKEN_TEXT:
-        raise ValueError(f"text of 1 to {MAX_SPOKEN_TEXT} characters")
-    # To a file: on stdout espeak-ng cannot go back to fill in the WAV header's sizes.
-    with tempfile.TemporaryDirectory(prefix="renvoi-tts-") as directory:
-        out = Path(directory) / "spoken.wav"
-        try:
-            subprocess.run(
-                [program, "-v", language, "-s", "170", "-w", str(out)],
-                input=text.encode(),
-                capture_output=True,
-                timeout=30,
-                check=True,
-            )
-            spoken = out.read_bytes()
-        except (subprocess.SubprocessError, OSError) as exc:
-            raise ValueError(f"espeak-ng failed ({type(exc).__name__})") from None
-    return greeting_from_upload(spoken)
-
-
 def wav_of_pcm(pcm: bytes) -> bytes:
     """A WAV file (16-bit PCM, 8 kHz, mono) holding ``pcm``."""
     out = io.BytesIO()
@@ -150,7 +113,7 @@ def wav_of_pcm(pcm: bytes) -> bytes:
 
 def default_greeting() -> bytes:
     """The greeting shipped with renvoi (``greetings/generate.sh`` made it), as PCM."""
-    data = resources.files("renvoi.voice").joinpath("greetings/default.wav").read_bytes()
+    data = resources.files("renvoi.audio").joinpath("greetings/default.wav").read_bytes()
     return pcm_of_wav(data)
 
 
@@ -163,22 +126,6 @@ def beep(seconds: float = BEEP_SECONDS, frequency: float = 1000.0) -> bytes:
         gain = min(1.0, n / ramp, (count - 1 - n) / ramp)
         samples.append(int(8000 * gain * math.sin(2 * math.pi * frequency * n / RATE)))
     return struct.pack(f"<{count}h", *samples)
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` at ``path`` so that after a crash it is there whole, or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def loudest(pcm: bytes) -> int:

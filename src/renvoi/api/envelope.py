@@ -7,6 +7,7 @@ same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -33,9 +34,19 @@ def request_format(request: Request) -> Format:
     return chosen or wanted_format(request.query_params.get("_format")) or "json"
 
 
+# What XML 1.0 cannot hold at all, CDATA or not (its production 2, "Char"): the C0
+# controls but tab and line breaks, surrogates, U+FFFE and U+FFFF. A caller id may carry
+# them; each is shown as U+FFFD, so the answer stays a document any parser reads.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _cdata(text: str) -> str:
-    # "]]>" cannot appear inside CDATA: close the section between its characters.
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    text = _NOT_XML.sub("\ufffd", text)
+    # "]]>" cannot appear inside CDATA: close the section between its characters. A
+    # carriage return would reach the reader as a line feed (XML's end-of-line
+    # handling, §2.11): it goes between sections, as a character reference.
+    text = text.replace("]]>", "]]]]><![CDATA[>").replace("\r", "]]>&#13;<![CDATA[")
+    return "<![CDATA[" + text + "]]>"
 
 
 def _entries(values: Any, depth: int) -> list[str]:

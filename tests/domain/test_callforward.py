@@ -9,6 +9,7 @@ import pytest
 from renvoi.domain.callforward import (
     OFF,
     Command,
+    Hop,
     Mode,
     NumberState,
     Setting,
@@ -232,8 +233,15 @@ def test_decide_checks_9_to_14(current: NumberState | None, wanted: Setting, cod
     assert decide_code(current, wanted) is code
 
 
-def chain(mapping: dict[str, str]) -> Any:
-    return mapping.get
+def chain(mapping: dict[str, str], owners: dict[str, str] | None = None) -> Any:
+    """``next_hop`` over ``mapping``: every number the caller's ("acc_1") unless
+    ``owners`` says otherwise."""
+
+    def next_hop(number: str) -> Hop | None:
+        to = mapping.get(number)
+        return None if to is None else Hop(to, (owners or {}).get(number, "acc_1"))
+
+    return next_hop
 
 
 def test_decide_refuses_a_two_number_loop() -> None:
@@ -241,13 +249,31 @@ def test_decide_refuses_a_two_number_loop() -> None:
     assert decide_code(state(), FORWARD_A, hops) is Code.FORWARD_INVALID
 
 
-def test_decide_refuses_a_three_number_loop_and_names_only_the_destination() -> None:
-    hops = chain({"+33612345678": "+33612345600", "+33612345600": VIRTUAL})
+def loop_reason(hops: Any) -> str:
     with pytest.raises(ContractError) as caught:
         decide(state(), FORWARD_A, account_id="acc_1", next_hop=hops)
-    assert caught.value.reason is not None
-    text = caught.value.reason.in_("en")
-    assert "+33612345678" in text and "+33612345600" not in text
+    assert caught.value.code is Code.FORWARD_INVALID and caught.value.reason is not None
+    return caught.value.reason.in_("en")
+
+
+def test_a_loop_through_the_callers_own_numbers_is_named_whole() -> None:
+    hops = chain({"+33612345678": "+33612345600", "+33612345600": VIRTUAL})
+    assert loop_reason(hops) == (
+        f"it would make a forwarding loop ({VIRTUAL} → +33612345678 → +33612345600 → {VIRTUAL})"
+    )
+
+
+@pytest.mark.parametrize(
+    "owners",
+    [
+        pytest.param({"+33612345678": "acc_2"}, id="destination-elsewhere"),
+        pytest.param({"+33612345600": "acc_2"}, id="a-hop-elsewhere"),
+    ],
+)
+def test_a_loop_through_another_accounts_number_names_no_number(owners: dict[str, str]) -> None:
+    """The refusal stands (check 11b), but tells nothing of the other tenant's set-up."""
+    hops = chain({"+33612345678": "+33612345600", "+33612345600": VIRTUAL}, owners)
+    assert loop_reason(hops) == "it would make a forwarding loop"
 
 
 def test_decide_accepts_a_chain_that_ends() -> None:
@@ -258,7 +284,7 @@ def test_decide_accepts_a_chain_that_ends() -> None:
 def test_decide_stops_on_a_loop_that_does_not_involve_the_number() -> None:
     """A pre-existing cycle elsewhere cannot make the walk run forever."""
     hops = chain({"+33612345678": "+33612345600", "+33612345600": "+33612345678"})
-    assert decide_code(state(), FORWARD_A, hops) is Code.FORWARD_INVALID
+    assert loop_reason(hops) == "it would make a forwarding loop"
 
 
 def test_decide_loop_check_comes_after_ownership() -> None:

@@ -61,6 +61,15 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Hop:
+    """A platform number's forward, as the loop check walks it: where the number
+    forwards to, and the account the number belongs to."""
+
+    to: str
+    account_id: str
+
+
+@dataclass(frozen=True)
 class NumberState:
     """What ``decide`` needs to know of a virtual number, read under a lock."""
 
@@ -162,24 +171,31 @@ def parse_command(fields: Mapping[str, object], *, region: str, refused: frozens
     return Command(number, Setting(mode, destination))
 
 
-def _check_loop(number: str, destination: str, next_hop: Callable[[str], str | None]) -> None:
+def _check_loop(
+    number: str, destination: str, account_id: str, next_hop: Callable[[str], Hop | None]
+) -> None:
     """Check 11b: forwarding ``number`` to ``destination`` must not lead back to ``number``.
 
-    Only the destination is named in the reason: the hops after it may be other
-    accounts' numbers, whose set-up a caller must not learn.
+    The reason names the chain only when every number on it is the caller's own. A
+    chain through another account's number is refused (the contract's 11b) with no
+    chain at all: the refusal cannot help telling that the destination leads back, but
+    nothing more of another tenant's set-up is told.
     """
-    seen = {destination}
-    hop = destination
+    chain = [destination]
+    own = True
     for _ in range(MAX_CHAIN):
-        following = next_hop(hop)
-        if following is None:
+        hop = next_hop(chain[-1])
+        if hop is None:
             return
-        if following == number or following in seen:
-            break
-        seen.add(following)
-        hop = following
-    chain = f"{destination} → … → {number}"
-    raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": chain}))
+        own = own and hop.account_id == account_id
+        if hop.to == number and own:
+            shown = " → ".join([number, *chain, number])
+            raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": shown}))
+        if hop.to == number or hop.to in chain:
+            break  # back to the number through another account's, or a loop elsewhere
+        chain.append(hop.to)
+    # Those, and a chain too long to follow, are refused without a chain.
+    raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop_untold"))
 
 
 def decide(
@@ -187,7 +203,7 @@ def decide(
     wanted: Setting,
     *,
     account_id: str,
-    next_hop: Callable[[str], str | None],
+    next_hop: Callable[[str], Hop | None],
 ) -> Code:
     """Checks 9 to 14 on the number's current state; returns the success code.
 
@@ -195,8 +211,8 @@ def decide(
         state: the number as stored, or None when it is not on the platform.
         wanted: what the request asks for.
         account_id: the account of the API key.
-        next_hop: where a platform number forwards to (mode 1), or None: the loop
-            check walks the chain with it.
+        next_hop: where a platform number forwards to (mode 1) and whose it is, or
+            None: the loop check walks the chain with it.
 
     Raises:
         ContractError: code 13, 15, 14, 12 (loop), 16, 17 or 18.
@@ -210,7 +226,7 @@ def decide(
         raise ContractError(Code.NO_CALL_FORWARDING)
     if wanted.mode is Mode.FORWARD:
         assert wanted.param is not None  # parse_command guarantees it
-        _check_loop(state.number, wanted.param, next_hop)
+        _check_loop(state.number, wanted.param, account_id, next_hop)
     if state.setting == wanted:
         raise ContractError(
             {

@@ -141,6 +141,7 @@ REASONS: dict[str, Text] = {
         "a number cannot forward to itself", "un numéro ne peut pas être renvoyé vers lui-même"
     ),
     "loop": Text("it would make a forwarding loop ({chain})", "cela créerait une boucle ({chain})"),
+    "loop_untold": Text("it would make a forwarding loop", "cela créerait une boucle"),
     "country": Text(
         "calls to {region} are not allowed for this account",
         "les appels vers {region} ne sont pas autorisés pour ce compte",

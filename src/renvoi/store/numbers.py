@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, exists, func, insert, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from renvoi.domain.callforward import Command, Mode, NumberState, Setting, decide
+from renvoi.domain.callforward import Command, Hop, Mode, NumberState, Setting, decide
 from renvoi.domain.codes import Code
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
@@ -68,7 +68,7 @@ _STATE = select(
     .scalar_subquery(),
 ).where(Number.e164 == bindparam("b_e164"))
 _LOCKED_STATE = _STATE.with_for_update(of=Number)
-_FORWARDED_TO = select(Number.param).where(
+_FORWARDED_TO = select(Number.param, Number.account_id).where(
     Number.e164 == bindparam("b_e164"), Number.mode == Mode.FORWARD
 )
 _TAKE_LOOP_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
@@ -455,11 +455,11 @@ def apply_forwarding(
     # transaction, with the lock: no round trip more).
     outside = destination if row is not None and destination_id is None else None
 
-    def next_hop(number: str) -> str | None:
+    def next_hop(number: str) -> Hop | None:
         if number == outside:
             return None
         hop = db.fetch_one(_FORWARDED_TO, {"b_e164": number}, conn=conn)
-        return None if hop is None else hop[0]
+        return None if hop is None else Hop(to=hop[0], account_id=hop[1])
 
     if (
         not db.is_sqlite

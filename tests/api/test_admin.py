@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
@@ -33,6 +34,41 @@ def test_admin_api_refuses_a_wrong_token(client: TestClient, headers: dict[str, 
     response = client.get("/admin/v1/accounts", headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_wrong_admin_tokens_lock_the_address_out(database_url: str, database: Database) -> None:
+    """A guessed token counts like an unknown API key: past the burst, the address is
+    refused (19), the right token included, until it cools down."""
+    settings = Settings(database_url=database_url, admin_token=ADMIN_TOKEN, rate_bad_key_burst=3)
+    with TestClient(create_app(settings, db=database)) as client:
+        for _ in range(3):
+            assert (
+                client.get("/admin/v1/accounts", headers={"Authorization": "Bearer x"}).status_code
+                == 401
+            )
+        refused = client.get("/admin/v1/accounts", headers=AUTH)
+    assert (refused.status_code, refused.json()["code"]) == (429, 19)
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_the_admin_token_has_a_rate_limit(database_url: str, database: Database) -> None:
+    settings = Settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        rate_key_burst=2,
+        rate_key_per_second=0.1,
+    )
+    with TestClient(create_app(settings, db=database)) as client:
+        answers = [client.get("/admin/v1/accounts", headers=AUTH).status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+
+
+@pytest.mark.parametrize("token", ["", " ", "short-token"])
+def test_an_empty_or_short_admin_token_is_refused(token: str) -> None:
+    """``RENVOI_ADMIN_TOKEN=`` once turned the admin API on with an empty token, and
+    ``Authorization: Bearer`` then listed every account."""
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings(admin_token=token)
 
 
 @pytest.fixture

@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
 from renvoi.api import ratelimit
+from renvoi.api.app import create_app
 from renvoi.api.ratelimit import Limiter
 from renvoi.config import Settings
 from renvoi.domain.ratelimit import TokenBucket
 from renvoi.errors import RateLimitedError
+from renvoi.store.database import Database
 
 
 class Clock:
@@ -73,3 +77,22 @@ def test_a_crowd_of_busy_addresses_is_swept_in_constant_time_each(
         limiter.bad_key(f"2001:db8::{i:x}")
     assert limiter.held == crowd  # all still counting against their address
     assert reads > 0  # the sweeps ran, and forgot nothing
+
+
+@pytest.mark.parametrize(("forwarded", "warned"), [(None, True), ("198.51.100.7", False)])
+def test_a_proxy_that_sends_no_client_address_is_named_when_locked_out(
+    database_url: str, database: Database, forwarded: str | None, warned: bool
+) -> None:
+    """Behind a proxy that sends no ``X-Forwarded-For``, every customer shares its
+    address, so its unknown keys lock them all out (the contract's per-address limit).
+    The operator is told which proxy must send the header."""
+    settings = Settings(database_url=database_url, forwarded_allow_ips="*", rate_bad_key_burst=2)
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    body = {"apiKey": "rv_unknown", "number": "+33757000001", "type": 0}
+    with TestClient(create_app(settings, db=database)) as client, capture_logs() as logged:
+        answers = [
+            client.post("/v1/vn/callforward", json=body, headers=headers).status_code
+            for _ in range(3)
+        ]
+    assert answers == [401, 401, 429]
+    assert any(entry["event"] == "proxy_locked_out" for entry in logged) is warned

@@ -31,7 +31,7 @@ from renvoi.store.migrate import upgrade
 from tests.conftest import make_tenant
 
 EXAMPLES = int(os.environ.get("RENVOI_FUZZ_EXAMPLES", "25"))
-ADMIN_TOKEN = "fuzz-admin-token"
+ADMIN_TOKEN = "fuzz-admin-token-0123456789"
 
 
 @schemathesis.serializer("audio/wav")

@@ -42,6 +42,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong admin token"},
     404: _error("No such account, key or number (or the admin API is off)"),
     409: _error("Already exists"),
+    429: _error("Too many requests (code 19), or too many wrong tokens from this address"),
     503: _error("Database unavailable (code 20)"),
 }
 

@@ -93,10 +93,11 @@ class Limiter:
         if bucket is not None and not bucket.available(now):
             raise RateLimitedError(bucket.retry_after(now))
 
-    def bad_key(self, address: str) -> None:
-        """Count an unknown key from ``address``."""
+    def bad_key(self, address: str) -> bool:
+        """Count an unknown key from ``address``; say whether that locked it out."""
         now = self._clock()
-        self._addresses.of(address, now).take(now)
+        bucket = self._addresses.of(address, now)
+        return bucket.take(now) and not bucket.available(now)
 
     def check_key(self, key_id: str) -> None:
         """Take a token for a known key.

@@ -44,7 +44,7 @@ from sqlalchemy import insert, update
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.calls import pace
-from tests.conftest import free_port, start_server
+from tests.conftest import Server, free_port, start_server
 
 from renvoi.store import accounts
 from renvoi.store.database import Database
@@ -442,7 +442,7 @@ def uvicorn_app(
 @contextmanager
 def renvoi(
     database_url: str, workdir: Path, workers: int, *, cache: bool = True
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[Server, int]]:
     workdir.mkdir(exist_ok=True)
     server = start_server(
         database_url,
@@ -455,7 +455,7 @@ def renvoi(
         },
     )
     try:
-        yield server.url, server.process.pid
+        yield server, server.process.pid
     finally:
         server.stop()
 
@@ -586,7 +586,8 @@ def soak(seconds: int, workers: int, *, every: float = 30.0) -> None:
         url = f"sqlite:///{workdir / 'soak.db'}"
         keys = populate(url, 10_000)
         script = lua_script(workdir / "write.lua", "write", keys, 10_000)
-        with renvoi(url, workdir / "server", workers) as (base, pid):
+        with renvoi(url, workdir / "server", workers) as (server, pid):
+            base = server.url
             wrk(base, script, 64, 10, pid)  # warm-up
             pids = uvicorn_workers(pid)
             samples: list[tuple[float, list[float]]] = []
@@ -693,10 +694,12 @@ def main() -> None:
                         args,
                     )
             with renvoi(url, workdir / database, args.workers, cache=not args.no_cache) as (
-                base,
+                server,
                 pid,
             ):
                 for scenario in scenarios:
+                    # Kamailio's route requests go to the internal listener.
+                    base = server.internal_url if scenario == "route" else server.url
                     figures += measure(
                         "renvoi", scenario, database, url, base, scripts[scenario], pid, args
                     )

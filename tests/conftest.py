@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from starlette.types import Receive, Scope, Send
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
@@ -214,6 +215,22 @@ def free_udp_port(*, media: bool = True) -> int:
             continue
 
 
+@contextmanager
+def internal_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """One client of both listeners' apps of one node: ``/internal/`` paths go to the
+    internal listener's (as its port would tell them apart), the rest to the API's,
+    which runs the services both share."""
+    api = create_app(settings, db=database)
+    internal = api.state.internal
+
+    async def both(scope: Scope, receive: Receive, send: Send) -> None:
+        inside = scope["type"] == "http" and scope["path"].startswith("/internal/")
+        await (internal if inside else api)(scope, receive, send)
+
+    with TestClient(both) as client:
+        yield client
+
+
 @dataclass
 class Server:
     """A real ``renvoi serve`` process."""
@@ -222,6 +239,11 @@ class Server:
     url: str
     env: dict[str, str]
     log: Path
+
+    @property
+    def internal_url(self) -> str:
+        """Where its internal endpoints listen (the route endpoint, the call reports)."""
+        return f"http://{self.env['RENVOI_INTERNAL_LISTEN']}"
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM: the server stops its workers itself. SIGKILL: as a machine crash,
@@ -258,8 +280,9 @@ def start_server(
         "RENVOI_RATE_KEY_BURST": "100000",
         # Several servers share one PostgreSQL (max_connections 100) during a test run.
         "RENVOI_DATABASE_POOL_SIZE": "4",
-        # Each server's voicemail endpoint on a port of its own.
+        # Each server's voicemail endpoint and internal listener on ports of their own.
         "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{free_udp_port()}",
+        "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
         **(extra_env or {}),
     }
     log = workdir / f"server-{port}.log"

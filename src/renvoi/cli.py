@@ -14,18 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from renvoi import logs
-from renvoi.api.app import open_database
 from renvoi.config import Settings
 from renvoi.errors import AlreadyExistsError, NotFoundError, RenvoiError
 from renvoi.store import accounts, calls, numbers
-from renvoi.store.database import Database
+from renvoi.store.database import Database, open_database
 from renvoi.store.migrate import upgrade
 from renvoi.store.records import as_json
 from renvoi.voice.kamailio import render_config
@@ -353,7 +351,7 @@ def serve(
     """Migrate the database, then serve the API (and by default the voicemail side)."""
     import os
 
-    import uvicorn
+    from renvoi import node
 
     overrides = {
         name: value
@@ -365,82 +363,22 @@ def serve(
     # Worker processes build their settings from the environment: hand the overrides on.
     for name, value in overrides.items():
         os.environ[f"RENVOI_{name.upper()}"] = str(value)
-    upgrade(run.db)
-    if demo:
-        api_key, number = create_demo(run.db, settings)
-        curl = demo_curl(settings, api_key, number)
-        if json_:
-            _emit({"api_key": api_key, "number": number, "curl": curl}, True)
-        else:
-            Console(stderr=True).print(
-                "[bold]renvoi demo[/bold]: account 'demo', numbers "
-                f"{', '.join(DEMO_NUMBERS)}; {DEMO_SMS_ONLY} is SMS-only.\nTry:\n"
-            )
-            sys.stdout.write(curl + "\n\n")
-            sys.stdout.flush()
-    run.close()  # the workers open their own pools
-    beside = VoicemailThread(settings, endpoint=voicemail, worker=worker)
-    uvicorn.run(
-        "renvoi.api.app:factory",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        access_log=False,
-        log_config=None,
-        timeout_keep_alive=settings.timeout_keep_alive,
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
-    beside.stop()
-
-
-class VoicemailThread:
-    """The voicemail endpoint and outbox worker, on their own event loop beside uvicorn.
-
-    If they cannot start (their port is taken, say), the whole server stops: an
-    operator must not believe voicemail runs when it does not.
-    """
-
-    def __init__(self, settings: Settings, *, endpoint: bool, worker: bool) -> None:
-        import asyncio
-        import threading
-
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        if not (endpoint or worker):
-            return
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._thread = threading.Thread(
-            target=self._main, args=(settings, endpoint, worker), name="renvoi-voicemail"
-        )
-        self._thread.start()
-
-    def _main(self, settings: Settings, endpoint: bool, worker: bool) -> None:
-        import os
-        import signal
-
-        from renvoi.voice import service
-
-        assert self._loop is not None and self._stop is not None
-        try:
-            self._loop.run_until_complete(
-                service.run(settings, endpoint=endpoint, worker=worker, stop=self._stop)
-            )
-        except Exception:
-            structlog.get_logger("renvoi.voicemail").exception("voicemail_failed")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    def stop(self) -> None:
-        if self._thread is None or self._loop is None or self._stop is None:
-            return
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=60)
+    with node.listening(settings) as sockets:
+        upgrade(run.db)
+        if demo:
+            api_key, number = create_demo(run.db, settings)
+            curl = demo_curl(settings, api_key, number)
+            if json_:
+                _emit({"api_key": api_key, "number": number, "curl": curl}, True)
+            else:
+                Console(stderr=True).print(
+                    "[bold]renvoi demo[/bold]: account 'demo', numbers "
+                    f"{', '.join(DEMO_NUMBERS)}; {DEMO_SMS_ONLY} is SMS-only.\nTry:\n"
+                )
+                sys.stdout.write(curl + "\n\n")
+                sys.stdout.flush()
+        run.close()  # the workers open their own pools
+        node.serve(settings, sockets, voicemail=voicemail, worker=worker)
 
 
 @voicemail_app.command("serve")
@@ -465,15 +403,21 @@ def voicemail_serve(context: typer.Context) -> None:
     asyncio.run(serve_until_signalled())
 
 
+def settings_error(exc: ValidationError) -> str:
+    """The first thing wrong with the settings, in one line naming the variable."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    return f"RENVOI_{where.upper()}: {reason}" if where else reason
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The entry point: runs a command, maps renvoi's errors to one line and exit 1."""
     command = typer.main.get_command(app)
     try:
         settings = Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        sys.stderr.write(f"SettingsError: RENVOI_{where.upper()}: {first['msg']}\n")
+        sys.stderr.write(f"SettingsError: {settings_error(exc)}\n")
         raise SystemExit(1) from None
     logs.configure(level=settings.log_level, fmt="console")
     invocation = Invocation(settings)

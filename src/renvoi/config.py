@@ -7,13 +7,42 @@ the operator's contract (``contract/operator.md``, ``contract/voice.md``).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
+
+# Tokens and signing secrets shorter than this are refused: an empty or short one is as
+# good as none (an empty ``RENVOI_ADMIN_TOKEN=`` once opened the admin API to anyone).
+MIN_SECRET = 16
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a pair.
+
+    Raises:
+        ValueError: not that shape, or a port outside 1-65535.
+    """
+    host, _, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("expected host:port, e.g. 127.0.0.1:8001")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -94,8 +123,15 @@ class Settings(BaseSettings):
     voicemail_listen: str = Field(
         "127.0.0.1:5070", description="host:port where the voicemail endpoint takes SIP (UDP)."
     )
-    route_url: str = Field(
-        "http://127.0.0.1:8000", description="How Kamailio reaches the route endpoint."
+    internal_listen: str = Field(
+        "127.0.0.1:8001",
+        description="host:port where the route endpoint and the call reports are served "
+        "(HTTP), on a listener of their own: no proxy in front of the API reaches them.",
+    )
+    route_url: str | None = Field(
+        None,
+        description="How Kamailio reaches the internal listener; default: http:// and "
+        "RENVOI_INTERNAL_LISTEN.",
     )
     route_token: SecretStr | None = Field(
         None,
@@ -182,6 +218,46 @@ class Settings(BaseSettings):
     def _upper_region(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("admin_token", "route_token", "webhook_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET:
+            raise ValueError(
+                f"at least {MIN_SECRET} characters: an empty or short secret lets anyone "
+                "in (leave it unset to turn its feature off; e.g. openssl rand -hex 32)"
+            )
+        return value
+
+    @field_validator("internal_listen", "voicemail_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host_port(value)
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError(
+                "RENVOI_WEBHOOK_URL needs RENVOI_WEBHOOK_SECRET: without a secret anyone "
+                "could forge the webhook's calls"
+            )
+        if self.internal_address[1] == self.port:
+            raise ValueError(
+                "RENVOI_INTERNAL_LISTEN must not use RENVOI_PORT: the internal endpoints "
+                "have a listener of their own, told apart from the API's by its port"
+            )
+        return self
+
     @field_validator("voicemail_rtp_ports")
     @classmethod
     def _port_range(cls, value: str) -> str:
@@ -209,6 +285,37 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'renvoi.db').resolve()}"
+
+    def trusts_proxy(self, address: str) -> bool:
+        """Whether ``address`` is one of the proxies ``forwarded_allow_ips`` trusts."""
+        for entry in (part.strip() for part in self.forwarded_allow_ips.split(",")):
+            if entry == "*" or entry == address:
+                return True
+            try:
+                if ipaddress.ip_address(address) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    @property
+    def internal_address(self) -> tuple[str, int]:
+        """Where the internal endpoints listen (``internal_listen`` as a pair)."""
+        return host_port(self.internal_listen)
+
+    @property
+    def voicemail_address(self) -> tuple[str, int]:
+        """Where the voicemail endpoint listens (``voicemail_listen`` as a pair)."""
+        return host_port(self.voicemail_listen)
+
+    @property
+    def route_base_url(self) -> str:
+        """How Kamailio reaches the internal endpoints: ``route_url``, or the internal
+        listener's own address."""
+        if self.route_url:
+            return self.route_url.rstrip("/")
+        host, port = self.internal_address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     @property
     def sip_proxy(self) -> str:

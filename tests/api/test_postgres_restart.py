@@ -139,7 +139,7 @@ def test_requests_fail_with_20_while_postgresql_is_down_and_recover_after(
             for request in (
                 lambda: _change(client, tenant.key, "+33698765432"),
                 lambda: client.get(f"/v1/vn/callforward?number={NUMBER}&apiKey={tenant.key}"),
-                lambda: client.get(f"/internal/v1/route/{NUMBER}"),
+                lambda: client.get(f"{server.internal_url}/internal/v1/route/{NUMBER}"),
             ):
                 down = request()
                 assert down.status_code == 503, down.text

@@ -4,35 +4,46 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store import calls
 from renvoi.store.database import Database
-from tests.conftest import Tenant, forward
+from tests.conftest import Tenant, forward, internal_client
 
 ROUTE = "/internal/v1/route/+33757000001"
+TOKEN = "route-secret-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_route_endpoint_hidden_from_non_loopback_clients(client: TestClient) -> None:
+def test_route_endpoint_hidden_from_non_loopback_clients(
+    settings: Settings, database: Database
+) -> None:
     """The test client's address is "testclient", not loopback: as if from outside."""
+    with internal_client(settings, database) as client:
+        assert client.get(ROUTE).status_code == 404
+
+
+def test_the_api_does_not_serve_the_internal_endpoints(client: TestClient) -> None:
+    """They have a listener of their own (``renvoi.node``): not even a loopback client
+    of the API's listener reaches them."""
     assert client.get(ROUTE).status_code == 404
+    assert client.post("/internal/v1/calls/reports", content="end c1").status_code == 404
 
 
 def test_route_endpoint_with_a_token(database_url: str, database: Database, tenant: Tenant) -> None:
-    settings = Settings(database_url=database_url, route_token="route-secret")
-    with TestClient(create_app(settings, db=database)) as client:
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+    with internal_client(settings, database) as client:
         assert client.get(ROUTE, headers={"Authorization": "Bearer wrong"}).status_code == 404
-        answer = client.get(ROUTE, headers={"Authorization": "Bearer route-secret"}).json()
+        answer = client.get(ROUTE, headers=AUTH).json()
     assert (answer["action"], answer["status"]) == ("reject", 480)
 
 
 def test_reports_are_lines_of_status_or_end_and_a_call_id(
     database_url: str, database: Database, tenant: Tenant
 ) -> None:
-    settings = Settings(database_url=database_url, route_token="route-secret")
-    auth = {"Authorization": "Bearer route-secret"}
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+
     url = "/internal/v1/calls/reports"
-    with TestClient(create_app(settings, db=database)) as client:
+    with internal_client(settings, database) as client:
         for body in (
             "200",  # no Call-ID
             "99 c1",  # a status out of range
@@ -42,13 +53,13 @@ def test_reports_are_lines_of_status_or_end_and_a_call_id(
             "²00 c1",  # a digit, but not an ASCII one
             "200 c1\x00",  # no Call-ID holds NUL
         ):
-            assert client.post(url, content=body, headers=auth).status_code == 400, body
-        assert client.post(url, content="x" * 65_537, headers=auth).status_code == 413
-        accepted = client.post(url, content="200 c1\nend c1 with a space\n", headers=auth)
+            assert client.post(url, content=body, headers=AUTH).status_code == 400, body
+        assert client.post(url, content="x" * 65_537, headers=AUTH).status_code == 413
+        accepted = client.post(url, content="200 c1\nend c1 with a space\n", headers=AUTH)
         assert accepted.json() == {"reports": 2}
-        odd = client.post(url, content="200 a\x1cb\u2028c\n".encode(), headers=auth)
+        odd = client.post(url, content="200 a\x1cb\u2028c\n".encode(), headers=AUTH)
         assert odd.json() == {"reports": 1}  # one Call-ID, odd characters and all
-        assert client.post(url, content="", headers=auth).json() == {"reports": 0}
+        assert client.post(url, content="", headers=AUTH).json() == {"reports": 0}
         hidden = client.post(url, content="end c1")
         assert hidden.status_code == 404
         assert hidden.headers["X-Content-Type-Options"] == "nosniff"
@@ -61,12 +72,12 @@ def test_every_spelling_of_a_number_routes_alike(
     the platform stores (``platform_number``); any other, including one that only looks
     stored (``+33 0…``), is parsed first."""
     forward(database, tenant, "+33757000001", "+33612345678")
-    settings = Settings(database_url=database_url, route_token="route-secret")
-    auth = {"Authorization": "Bearer route-secret"}
-    with TestClient(create_app(settings, db=database)) as client:
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+
+    with internal_client(settings, database) as client:
 
         def route(number: str) -> tuple[str, int, str]:
-            answer = client.get(f"/internal/v1/route/{number}", headers=auth).json()
+            answer = client.get(f"/internal/v1/route/{number}", headers=AUTH).json()
             return answer["action"], answer["status"], answer["uri"]
 
         forwarded = route("+33757000001")
@@ -85,15 +96,15 @@ def test_a_call_id_or_caller_holding_nul_cannot_stop_the_call_records(
     """PostgreSQL's text cannot hold NUL: recorded, such a call failed its batch, and
     every batch after it, at every try. It is routed all the same."""
     forward(database, tenant, "+33757000001", "+33612345678")
-    settings = Settings(database_url=database_url, route_token="route-secret")
-    auth = {"Authorization": "Bearer route-secret"}
-    with TestClient(create_app(settings, db=database)) as client:
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+
+    with internal_client(settings, database) as client:
         for query in (
             "call_id=a%00b",
             "call_id=c2&caller=%2B331%0040",
             "call_id=c3&caller=%2B3314",
         ):
-            answer = client.get(f"{ROUTE}?{query}", headers=auth).json()
+            answer = client.get(f"{ROUTE}?{query}", headers=AUTH).json()
             assert answer["action"] == "forward", query
     # Shutting the app down wrote its call log.
     recorded = {r.call_id: r.caller for r in calls.list_calls(database, "+33757000001")}

@@ -124,6 +124,27 @@ def test_installed_command_runs(tmp_path: Any) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"RENVOI_ADMIN_TOKEN": ""}, "RENVOI_ADMIN_TOKEN: at least 16 characters"),
+        ({"RENVOI_ROUTE_TOKEN": "short"}, "RENVOI_ROUTE_TOKEN: at least 16 characters"),
+        ({"RENVOI_WEBHOOK_URL": "https://hooks.example/x"}, "needs RENVOI_WEBHOOK_SECRET"),
+    ],
+)
+def test_a_refused_setting_is_one_line_naming_it(
+    tmp_path: Any, env: dict[str, str], named: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "renvoi", "account", "list"],
+        env={"RENVOI_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("SettingsError: ") and named in done.stderr
+
+
 def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatch: Any) -> None:
     account = renvoi("account", "create", "acme")
     renvoi("number", "add", "+33757000001", "--account", account["id"])

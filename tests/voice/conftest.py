@@ -124,7 +124,7 @@ def start_platform(
         "RENVOI_SIP_LISTEN": f"udp:127.0.0.1:{sip_port}",
         "RENVOI_SIP_TRUNK": f"127.0.0.1:{trunk_port}",
         "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{voicemail_port}",
-        "RENVOI_ROUTE_URL": f"http://127.0.0.1:{api_port}",
+        "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
         "RENVOI_KAMAILIO_RUNDIR": str(workdir / "kamailio"),
         "RENVOI_KAMAILIO_CHILDREN": "2",
         **(extra_env or {}),

@@ -1,14 +1,14 @@
 """The ASGI application: ``create_app(settings)`` wires the routers, errors and middleware.
 
-``factory()`` is what ``renvoi serve`` hands uvicorn: each worker process builds its own
-app (and its own database pool) from the environment.
+The app serves the customers' and the operator's API; the internal endpoints Kamailio
+calls are a second application on the same services (``app.state.internal``), which
+``renvoi.node`` serves on a listener of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -19,8 +19,9 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Scope
 
-from renvoi import __version__, logs
+from renvoi import __version__
 from renvoi.api import admin, callforward, errors, health, routing
+from renvoi.api.conversions import Conversions
 from renvoi.api.deps import Services
 from renvoi.api.hot import Endpoint, HotPaths
 from renvoi.api.middleware import RequestContext
@@ -31,7 +32,7 @@ from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
 from renvoi.store import accounts, calls, numbers
 from renvoi.store.calllog import CallLog
-from renvoi.store.database import Database
+from renvoi.store.database import Database, open_database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.statecache import StateCache
 
@@ -64,17 +65,6 @@ def _telemetry(settings: Settings) -> TelemetryConfig:
     return {"exclude": _carries_a_key}
 
 
-def open_database(settings: Settings) -> Database:
-    """The database the settings name."""
-    return Database(
-        settings.database,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        sqlite_mmap_bytes=settings.sqlite_mmap_mib * 1024 * 1024,
-        pool_size=settings.database_pool_size,
-        timeout=settings.database_timeout,
-    )
-
-
 async def _flush_usage(services: Services) -> None:
     while True:
         await asyncio.sleep(FLUSH_SECONDS)
@@ -96,17 +86,15 @@ class RenvoiApp(FastAPI):
     def __init__(
         self,
         *,
-        hot_exact: Mapping[tuple[str, str], Endpoint],
-        hot_prefixed: Mapping[tuple[str, str], tuple[str, Endpoint]],
+        hot: Mapping[tuple[str, str], Endpoint],
         **fastapi: Any,
     ) -> None:
         super().__init__(**fastapi)
-        self._hot_exact = hot_exact
-        self._hot_prefixed = hot_prefixed
+        self._hot = hot
 
     def build_middleware_stack(self) -> ASGIApp:
         rest = super().build_middleware_stack()
-        return RequestContext(HotPaths(rest, exact=self._hot_exact, prefixed=self._hot_prefixed))
+        return RequestContext(HotPaths(rest, exact=self._hot))
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
@@ -151,6 +139,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             proxy=settings.sip_proxy,
         ),
         call_log=CallLog(database, writer=writer),
+        conversions=Conversions(),
     )
 
     @contextlib.asynccontextmanager
@@ -177,12 +166,10 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
                 services.db.dispose()
 
     app = RenvoiApp(
-        hot_exact={
+        hot={
             ("POST", "/v1/vn/callforward"): callforward.set_callforward,
             ("GET", "/v1/vn/callforward"): callforward.get_callforward,
-            ("POST", "/internal/v1/calls/reports"): routing.call_reports,
         },
-        hot_prefixed={("GET", "/internal/v1/route/"): ("number", routing.route)},
         title="renvoi",
         version=__version__,
         telemetry=_telemetry(settings),
@@ -190,24 +177,10 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.internal = routing.internal_app(services)
     errors.install(app)
     app.include_router(callforward.hot)
     app.include_router(callforward.router)
     app.include_router(admin.router)
-    app.router.routes.extend(routing.routes)
     app.include_router(health.router)
-    return app
-
-
-def factory() -> FastAPI:
-    """The app of a uvicorn worker, from ``RENVOI_*`` variables."""
-    settings = Settings()
-    logs.configure(level=settings.log_level, fmt=settings.log_format)
-    app = create_app(settings)
-    # What startup built (modules, the app, SQLAlchemy's and pydantic's structures)
-    # lives as long as the process: moved out of the cyclic collector's sight, so that
-    # its full collections no longer walk it. Measured (one worker, routes at 8
-    # connections): those collections made the p99 42-68 ms; frozen, 6 ms.
-    gc.collect()
-    gc.freeze()
     return app

@@ -10,9 +10,11 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
+import structlog
 from fastapi import Depends, Header, HTTPException, Query, Request
 from pydantic import SecretStr
 
+from renvoi.api.conversions import Conversions
 from renvoi.api.envelope import wanted_format
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import KeyUsage
@@ -31,6 +33,7 @@ from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import Shelf, StateCache
 
 V = TypeVar("V")
+log = structlog.get_logger("renvoi.api")
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Services:
     writer: Writer  # the customers' changes, batched on SQLite
     sip_targets: SipTargets
     call_log: CallLog
+    conversions: Conversions  # greetings, converted in processes of their own
 
 
 # Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
@@ -69,6 +73,25 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def client_address(request: Request) -> str:
     """The client's address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else "unknown"
+
+
+def count_bad_key(services: Services, request: Request) -> None:
+    """Count an unknown key (or admin token) against the client's address. When that
+    locks out an address that sent no ``X-Forwarded-For`` and is a trusted proxy's, say
+    so: every client behind that proxy is now refused (the proxy must send the header).
+    """
+    address = client_address(request)
+    if (
+        services.limiter.bad_key(address)
+        and "x-forwarded-for" not in request.headers
+        and services.settings.trusts_proxy(address)
+    ):
+        log.warning(
+            "proxy_locked_out",
+            address=address,
+            why="unknown keys from a trusted proxy's own address: every client behind it "
+            "is refused until it cools down; the proxy must send X-Forwarded-For",
+        )
 
 
 def check_address(services: Services, request: Request) -> None:
@@ -97,7 +120,7 @@ def admit(services: Services, request: Request, principal: Principal | None) -> 
         ContractError: code 10 (invalid) or 19.
     """
     if principal is None:
-        services.limiter.bad_key(client_address(request))
+        count_bad_key(services, request)
         raise ContractError(Code.API_KEY, detail="api_key_invalid")
     services.limiter.check_key(principal.key_id)
     services.usage.note(principal.key_id)
@@ -217,22 +240,34 @@ def bearer_matches(authorization: str | None, token: SecretStr) -> bool:
     compared in constant time."""
     scheme, _, presented = (authorization or "").partition(" ")
     expected = token.get_secret_value().encode()
+    if not expected:  # never a match against nothing (Settings refuses it anyway)
+        return False
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected)
 
 
+# The admin token's own bucket, beside the API keys' (whose ids start with "key_").
+ADMIN_BUCKET = "admin"
+
+
 async def admin(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """The admin API's gate: ``Authorization: Bearer $RENVOI_ADMIN_TOKEN``.
 
-    Unset token: the admin API does not exist (404). Wrong token: 401.
+    Unset token: the admin API does not exist (404). Wrong token: 401, counted against
+    the address like an unknown API key, and an address past that limit is refused (19)
+    before its token is looked at. The right token: the rate of an API key (19).
     """
     token = services.settings.admin_token
     if token is None:
         raise HTTPException(404)
+    check_address(services, request)
     if not bearer_matches(authorization, token):
+        count_bad_key(services, request)
         raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
+    services.limiter.check_key(ADMIN_BUCKET)
 
 
 AdminDep = Depends(admin)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
-from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -144,8 +144,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, Code.UNAVAILABLE, status=500, detail="internal")
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def install(app: Starlette) -> None:
+    """Register the handlers on ``app`` (the API, or the internal endpoints')."""
     app.add_exception_handler(ContractError, _contract)
     app.add_exception_handler(OperatorError, _operator)
     app.add_exception_handler(StoreError, _store)

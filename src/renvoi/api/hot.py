@@ -26,25 +26,16 @@ Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class HotPaths:
-    """ASGI middleware serving ``exact`` paths and ``prefixed`` paths (one trailing path
-    parameter, which holds no slash) by method, before the router.
+    """ASGI middleware serving ``exact`` paths by method, before the router.
 
     Args:
         app: the rest of the application.
         exact: ``{(method, path): endpoint}``.
-        prefixed: ``{(method, prefix): (parameter name, endpoint)}``.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        exact: Mapping[tuple[str, str], Endpoint],
-        prefixed: Mapping[tuple[str, str], tuple[str, Endpoint]],
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, exact: Mapping[tuple[str, str], Endpoint]) -> None:
         self.app = app
         self._exact = dict(exact)
-        self._prefixed = list(prefixed.items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -65,16 +56,7 @@ class HotPaths:
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        endpoint = self._exact.get((method, path))
-        if endpoint is not None:
-            return endpoint
-        for (wanted, prefix), (name, found) in self._prefixed:
-            if method == wanted and path.startswith(prefix):
-                value = path[len(prefix) :]
-                if value and "/" not in value:
-                    scope["path_params"] = {name: value}
-                    return found
-        return None
+        return self._exact.get((method, path))
 
 
 async def _handled(request: Request, exc: Exception) -> Response:

@@ -1,21 +1,24 @@
 """``/internal/v1/``: what Kamailio asks on every call, and what it reports back.
 
-Not for customers: answered to loopback clients, or to any client presenting
-``RENVOI_ROUTE_TOKEN`` (others get 404, as if it did not exist). The route endpoint is on
-every call's path: its answer comes from the route shelf of the state cache
-(``store/statecache.py``) and the decision from ``domain.routing``.
+Not for customers, and not on the API's listener: ``internal_app`` is served on
+``RENVOI_INTERNAL_LISTEN`` alone, where no proxy header is read, so no proxy in front of
+the API can reach it. There it answers loopback clients, or any client presenting
+``RENVOI_ROUTE_TOKEN`` when that is set (others get 404, as if it did not exist). The
+route endpoint is on every call's path: its answer comes from the route shelf of the
+state cache (``store/statecache.py``) and the decision from ``domain.routing``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 import orjson
 import structlog
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp
 
+from renvoi.api import errors
 from renvoi.api.bodies import MAX_BODY, read_body
 from renvoi.api.deps import (
     Services,
@@ -25,6 +28,8 @@ from renvoi.api.deps import (
     services_of,
 )
 from renvoi.api.envelope import render
+from renvoi.api.middleware import RequestContext
+from renvoi.config import is_loopback
 from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
 from renvoi.errors import ContractError
 
@@ -39,15 +44,22 @@ MAX_CALL_ID = 255
 NUL = "\x00"
 
 
+# Headers a proxy adds: a request that carries one came through a proxy, never straight
+# from Kamailio, whatever its connection's address.
+_PROXIED = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
 def _internal_caller(request: Request, services: Services) -> bool:
-    """Kamailio: on loopback, or presenting the route token."""
+    """Kamailio: presenting the route token when one is set; else connected from
+    loopback, directly. The address is the connection's own: this listener reads no
+    proxy header, and refuses a request that carries one."""
     token = services.settings.route_token
     if token is not None:
         return bearer_matches(request.headers.get("authorization"), token)
-    try:
-        return ipaddress.ip_address(client_address(request)).is_loopback
-    except ValueError:
+    headers = request.headers
+    if any(name in headers for name in _PROXIED):
         return False
+    return is_loopback(client_address(request))
 
 
 def _hidden() -> Response:
@@ -154,11 +166,20 @@ async def call_reports(request: Request) -> Response:
     return render({"reports": len(reports)})
 
 
-# Plain Starlette routes, outside FastAPI's dependency injection and validation: they
-# are on every call's path (a request per call, and batches of reports), and measured,
-# that machinery cost more than the work. Not in the OpenAPI page (customers never call
-# them); the README's "Calls" section documents them.
-routes = [
-    StarletteRoute("/internal/v1/route/{number}", route, methods=["GET"]),
-    StarletteRoute("/internal/v1/calls/reports", call_reports, methods=["POST"]),
-]
+def internal_app(services: Services) -> ASGIApp:
+    """The internal listener's application: the two endpoints, sharing the API's
+    services (caches, call log) in the same process.
+
+    Plain Starlette routes, outside FastAPI's dependency injection and validation: they
+    are on every call's path, and that machinery costs more than their work. Not in the
+    OpenAPI page (customers never call them); the README's "Calls" documents them.
+    """
+    app = Starlette(
+        routes=[
+            StarletteRoute("/internal/v1/route/{number}", route, methods=["GET"]),
+            StarletteRoute("/internal/v1/calls/reports", call_reports, methods=["POST"]),
+        ],
+    )
+    errors.install(app)  # the contract's envelope for faults: 503 and code 20
+    app.state.services = services
+    return RequestContext(app)

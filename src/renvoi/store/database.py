@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from renvoi.config import Settings
 from renvoi.errors import StoreError, StoreUnavailableError
 
 T = TypeVar("T")
@@ -822,3 +823,19 @@ class PointRead(Generic[V]):
     async def read(self, db: Database, key: str) -> V | None:
         row = await db.fetch_one_async(self.statement, {self.parameter: key})
         return None if row is None else self.build(key, row)
+
+
+def open_database(settings: Settings, *, pool_size: int | None = None) -> Database:
+    """The database the settings name: the one way every process opens its store.
+
+    Args:
+        pool_size: connections to keep, where a process needs fewer than the API's
+            ``RENVOI_DATABASE_POOL_SIZE`` (the voicemail process).
+    """
+    return Database(
+        settings.database,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_mmap_bytes=settings.sqlite_mmap_mib * 1024 * 1024,
+        pool_size=pool_size or settings.database_pool_size,
+        timeout=settings.database_timeout,
+    )

@@ -8,27 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import structlog
 
 from renvoi.config import Settings
 from renvoi.notify.worker import OutboxWorker
-from renvoi.store.database import Database
+from renvoi.store.database import open_database
 from renvoi.voice.endpoint import VoicemailEndpoint
 
 log = structlog.get_logger("renvoi.voicemail")
 
 
 async def run(
-    settings: Settings, *, endpoint: bool = True, worker: bool = True, stop: asyncio.Event
+    settings: Settings,
+    *,
+    endpoint: bool = True,
+    worker: bool = True,
+    stop: asyncio.Event,
+    ready: Callable[[], None] = lambda: None,
 ) -> None:
-    """Serve until ``stop`` is set; then hang up the calls and keep their messages."""
-    db = Database(
-        settings.database,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        pool_size=2,
-        timeout=settings.database_timeout,
-    )
+    """Serve until ``stop`` is set; then hang up the calls and keep their messages.
+
+    Args:
+        ready: called once the endpoint listens and the worker runs.
+
+    Raises:
+        OSError: the endpoint cannot listen (its port is taken).
+    """
+    db = open_database(settings, pool_size=2)
     sender = OutboxWorker(settings, db) if worker else None
     answering = (
         VoicemailEndpoint(settings, db, on_message=sender.nudge if sender else lambda: None)
@@ -41,6 +49,7 @@ async def run(
             await answering.start()
         if sender is not None:
             tasks.append(asyncio.create_task(sender.run()))
+        ready()
         await stop.wait()
     finally:
         if answering is not None:

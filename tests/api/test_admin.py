@@ -165,3 +165,22 @@ def test_account_countries_over_http(admin: TestClient) -> None:
     assert "XX" in unknown.json()["message"]
     missing = admin.get("/admin/v1/accounts/acc_nope/countries")
     assert missing.status_code == 404
+
+
+def test_unknown_query_parameters_and_fields_are_refused_naming_them(admin: TestClient) -> None:
+    """``?account_id=`` (for ``?account=``) once listed every account's numbers, and
+    ``{"voice": false}`` was ignored."""
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    widened = admin.get("/admin/v1/numbers", params={"account_id": "acc_nope"})
+    assert (widened.status_code, widened.json()["code"]) == (400, 4)
+    assert "account_id" in widened.json()["message"]
+    ignored = admin.post(
+        "/admin/v1/numbers",
+        json={"number": "+33757000001", "account_id": account["id"], "voice": False},
+    )
+    assert (ignored.status_code, ignored.json()["code"]) == (400, 4)
+    assert ignored.json()["message"] == "Invalid body: unknown field: voice"
+    short = admin.post("/admin/v1/accounts", json={"name": ""})
+    assert short.json()["message"].startswith("Invalid body: name: ")
+    blank = admin.post("/admin/v1/accounts", json={"name": "   "})
+    assert (blank.status_code, blank.json()["code"]) == (400, 4)

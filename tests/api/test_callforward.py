@@ -362,6 +362,12 @@ def test_dry_run_refuses_as_the_change_would(
     assert post(client, apiKey=tenant.key, number=A, type=1, param=B).status_code == 200
     response = post(client, apiKey=tenant.key, number=B, type=1, param=A, dryRun=flag)
     assert (response.status_code, response.json()["code"]) == (400, 12)
+    assert response.json()["dryRun"] is True  # a refused dry run says so too
+
+
+def test_a_request_that_is_no_dry_run_carries_no_flag(client: TestClient, tenant: Tenant) -> None:
+    post(client, apiKey=tenant.key, number=A, type=1, param=B)
+    assert "dryRun" not in post(client, apiKey=tenant.key, number=B, type=1, param=A).json()
 
 
 def test_dry_run_false_is_a_real_change(client: TestClient, tenant: Tenant) -> None:

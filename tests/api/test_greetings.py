@@ -141,3 +141,17 @@ def test_conversions_wait_their_turn_and_past_that_are_refused() -> None:
 def test_a_conversion_refusal_says_why() -> None:
     with pytest.raises(ConversionError, match="at most 30 s"):
         asyncio.run(Conversions().greeting(wav(31.0, rate=8000)))
+
+
+def test_a_refused_upload_says_what_is_wrong(client: TestClient, tenant: Tenant) -> None:
+    """``curl -F file=@…`` and a 31-second file once got the same generic answer."""
+    key = {"apiKey": tenant.key, "number": A}
+    form = client.put(URL, params=key, files={"file": ("g.wav", wav(1.0, rate=8000))})
+    assert (form.status_code, form.json()["code"]) == (415, 4)
+    assert "not a form" in form.json()["message"]
+    long = client.put(URL, params=key, content=wav(31.0, rate=8000))
+    assert (long.status_code, long.json()["message"]) == (400, "The greeting lasts more than 30 s")
+    garbage = client.put(
+        URL, params=key, content=b"RIFF-not-really", headers={"Accept-Language": "fr"}
+    )
+    assert garbage.json()["message"].startswith("Le corps n’est pas un fichier WAV")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from renvoi.api.deps import AdminDep, ServicesDep
 from renvoi.api.envelope import ENVELOPE_SCHEMA, render
+from renvoi.errors import InvalidValueError
 from renvoi.store import accounts, numbers
 from renvoi.store.records import (
     AccountCountries,
@@ -46,14 +48,41 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: _error("Database unavailable (code 20)"),
 }
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep], responses=_ERRORS)
+
+async def _known_query(request: Request) -> None:
+    """Refuse a query parameter the operation does not take (code 4, naming it): a
+    misspelt filter (``?account_id=`` for ``?account=``) must not widen the answer to
+    every account's."""
+    route = request.scope.get("route")
+    known = (
+        {param.alias for param in route.dependant.query_params}
+        if isinstance(route, APIRoute)
+        else set()
+    )
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidValueError(f"unknown query parameter: {', '.join(unknown)}")
 
 
-class AccountIn(BaseModel):
+router = APIRouter(
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[AdminDep, Depends(_known_query)],
+    responses=_ERRORS,
+)
+
+
+class _Body(BaseModel):
+    """A body whose unknown fields are refused (code 4, naming them), not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountIn(_Body):
     name: str = Field(min_length=1, max_length=200)
 
 
-class CountriesIn(BaseModel):
+class CountriesIn(_Body):
     countries: list[str] | None = Field(
         description="ISO 3166 codes the account's numbers may forward to; null: all.",
         examples=[["FR", "BE"]],
@@ -61,7 +90,7 @@ class CountriesIn(BaseModel):
     )
 
 
-class NumberIn(BaseModel):
+class NumberIn(_Body):
     number: str = Field(min_length=1, max_length=40, examples=["+33612345678"])
     account_id: str = Field(min_length=1, max_length=40)
     sms_only: bool = Field(False, description="No call-forwarding capability (code 14).")

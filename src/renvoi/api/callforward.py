@@ -139,7 +139,7 @@ async def set_callforward(request: Request) -> Response:
     check_address(services, request)
     fields = parse_fields(await read_body(request), request.headers.get("content-type"))
     request.state.format = wanted_format(fields.get("_format"))
-    dry_run = wants_dry_run(fields)
+    dry_run = request.state.dry_run = wants_dry_run(fields)
     api_key = require_api_key(fields)
     region = services.settings.default_region
     try:
@@ -443,6 +443,8 @@ async def put_greeting(
     data = await read_body(request, limit=MAX_GREETING_UPLOAD, too_large="audio_too_large")
     content_type = request.headers.get("content-type")
     speech = is_json(content_type)
+    if (content_type or "").lower().startswith("multipart/"):
+        raise ContractError(Code.BAD_REQUEST, detail="audio_multipart")
     try:
         if speech:
             fields = parse_fields(data, content_type)
@@ -453,7 +455,7 @@ async def put_greeting(
         else:
             pcm = await services.conversions.greeting(data)
     except ConversionError as exc:
-        detail = "invalid_speech" if speech else "invalid_audio"
+        detail = f"audio_{exc.reason}" if f"audio_{exc.reason}" in MESSAGES else "invalid_audio"
         raise ContractError(Code.BAD_REQUEST, detail=detail) from exc
     await _read_owned(
         lambda: voicemail.set_greeting(

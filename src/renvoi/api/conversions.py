@@ -20,7 +20,13 @@ TIMEOUT_SECONDS = 30
 
 
 class ConversionError(ValueError):
-    """The input cannot be made a greeting: the reason, in one line."""
+    """The input cannot be made a greeting. ``reason`` is ``audio.wav.AudioError``'s
+    key (``not_wav``, ``format``, ``too_long``, ``no_speech``, ``text``), or
+    ``failed`` when the conversion itself failed (too long, out of CPU)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
 
 
 class Conversions:
@@ -74,8 +80,10 @@ async def _convert(args: list[str], data: bytes) -> bytes:
     except TimeoutError:
         process.kill()
         await process.wait()
-        raise ConversionError("the conversion took too long") from None
+        raise ConversionError("failed", "the conversion took too long") from None
+    if process.returncode == 2:  # the converter's refusal: "reason: detail"
+        reason, _, detail = err.decode("utf-8", "replace").strip().partition(": ")
+        raise ConversionError(reason, detail)
     if process.returncode != 0:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise ConversionError(reason[-1] if reason else "the conversion failed")
+        raise ConversionError("failed", f"the converter exited with {process.returncode}")
     return out

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from renvoi.api.envelope import envelope, render, request_format
-from renvoi.domain.codes import Code
+from renvoi.domain.codes import Code, message
 from renvoi.domain.language import preferred_language
 from renvoi.errors import (
     AlreadyExistsError,
@@ -59,6 +59,7 @@ BAD_REQUEST_STATUS: dict[str, int] = {
     "too_large": 413,
     "audio_too_large": 413,
     "unsupported_type": 415,
+    "audio_multipart": 415,
     "not_found": 404,
     "method_not_allowed": 405,
 }
@@ -91,6 +92,8 @@ def error_response(
     )
     if message is not None:
         body["message"] = message
+    if getattr(request.state, "dry_run", False):
+        body["dryRun"] = True  # a refused dry run says so too (callforward.md, Extensions)
     return render(body, status=status, fmt=request_format(request), headers=headers)
 
 
@@ -135,8 +138,29 @@ async def _http(request: Request, exc: Exception) -> Response:
     )
 
 
+def _invalid_part(exc: RequestValidationError) -> tuple[str, str]:
+    """Where a request failed FastAPI's validation (``query`` or ``body``), and what the
+    first problem is, naming the field: never the library's whole report."""
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ())]
+    where = location[0] if location else "query"
+    field = ".".join(location[1:])
+    if first.get("type") == "extra_forbidden":
+        return where, f"unknown field: {field}"
+    if first.get("type") == "missing":
+        return where, f"{field}: required"
+    return where, f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
+
+
 async def _validation(request: Request, exc: Exception) -> Response:
-    return error_response(request, Code.BAD_REQUEST, status=400, detail="invalid_query")
+    assert isinstance(exc, RequestValidationError)
+    where, problem = _invalid_part(exc)
+    detail = "invalid_body" if where == "body" else "invalid_query"
+    language = preferred_language(request.headers.get("accept-language"))
+    text = message(Code.BAD_REQUEST, language=language, detail=detail)
+    return error_response(
+        request, Code.BAD_REQUEST, status=400, detail=detail, message=f"{text}: {problem}"
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,8 @@
 process of its own.
 
 Reads an uploaded WAV (or the text to speak) on stdin and writes 16-bit mono 8 kHz PCM
-on stdout; a refusal is one line on stderr and exit status 2. The API runs this rather
+on stdout; a refusal is one line on stderr, ``reason: detail`` (``wav.AudioError``), and
+exit status 2. The API runs this rather
 than converting in its own process, so that a large upload costs its event loop
 nothing and a conversion is bounded in CPU time (``CPU_SECONDS``) whatever its input.
 """
@@ -13,7 +14,7 @@ import resource
 import sys
 
 from renvoi.audio.speech import speak
-from renvoi.audio.wav import greeting_from_upload
+from renvoi.audio.wav import AudioError, greeting_from_upload
 
 CPU_SECONDS = 20
 
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
         else:
             sys.stderr.write("usage: python -m renvoi.audio greeting | speak LANGUAGE\n")
             return 64
-    except ValueError as exc:
+    except AudioError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
     sys.stdout.buffer.write(pcm)

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from renvoi.audio.wav import greeting_from_upload
+from renvoi.audio.wav import AudioError, greeting_from_upload
 
 MAX_SPOKEN_TEXT = 500
 
@@ -20,15 +20,15 @@ def speak(text: str, *, language: str = "fr") -> bytes:
     """A greeting read by espeak-ng (when installed), as 16-bit mono 8 kHz PCM.
 
     Raises:
-        ValueError: espeak-ng is not installed, the text is empty or too long, or the
+        AudioError: espeak-ng is not installed, the text is empty or too long, or the
             synthesis failed.
     """
     program = shutil.which("espeak-ng")
     text = " ".join(text.split())
     if program is None:
-        raise ValueError("text-to-speech needs espeak-ng on the server")
+        raise AudioError("no_speech", "text-to-speech needs espeak-ng on the server")
     if not text or len(text) > MAX_SPOKEN_TEXT:
-        raise ValueError(f"text of 1 to {MAX_SPOKEN_TEXT} characters")
+        raise AudioError("text", f"1 to {MAX_SPOKEN_TEXT} characters")
     # To a file: on stdout espeak-ng cannot go back to fill in the WAV header's sizes.
     with tempfile.TemporaryDirectory(prefix="renvoi-tts-") as directory:
         out = Path(directory) / "spoken.wav"
@@ -42,5 +42,5 @@ def speak(text: str, *, language: str = "fr") -> bytes:
             )
             spoken = out.read_bytes()
         except (subprocess.SubprocessError, OSError) as exc:
-            raise ValueError(f"espeak-ng failed ({type(exc).__name__})") from None
+            raise AudioError("no_speech", f"espeak-ng failed ({type(exc).__name__})") from None
     return greeting_from_upload(spoken)

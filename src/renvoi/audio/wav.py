@@ -17,6 +17,16 @@ RATE = 8000
 BEEP_SECONDS = 0.4
 
 
+class AudioError(ValueError):
+    """Audio that cannot be made a greeting. ``reason`` says why, as a key the API turns
+    into its message: ``not_wav``, ``format``, ``too_long``; for speech ``no_speech``
+    (espeak-ng is missing or failed) and ``text`` (1 to 500 characters)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
 def pcm_of_wav(data: bytes) -> bytes:
     """16-bit mono 8 kHz PCM from a WAV file in that format.
 
@@ -38,7 +48,7 @@ def greeting_from_upload(data: bytes) -> bytes:
     common rate; returned as 16-bit mono 8 kHz PCM, at most 30 s.
 
     Raises:
-        ValueError: not a PCM WAV file, or longer than 30 s.
+        AudioError: not a PCM WAV file, or longer than 30 s.
     """
     try:
         with wave.open(io.BytesIO(data)) as reader:
@@ -49,12 +59,12 @@ def greeting_from_upload(data: bytes) -> bytes:
             )
             frames = reader.getnframes()
             if not (1 <= channels <= 2 and 1 <= width <= 4 and 8000 <= rate <= 192_000):
-                raise ValueError("expected PCM WAV, mono or stereo, 8 to 192 kHz")
+                raise AudioError("format", "PCM, mono or stereo, 8 to 192 kHz")
             if frames > rate * MAX_GREETING_SECONDS:
-                raise ValueError(f"a greeting lasts at most {MAX_GREETING_SECONDS} s")
+                raise AudioError("too_long", f"at most {MAX_GREETING_SECONDS} s")
             raw = reader.readframes(frames)
     except (wave.Error, EOFError) as exc:
-        raise ValueError(f"not a PCM WAV file ({exc})") from None
+        raise AudioError("not_wav", str(exc)) from None
     return resample(mono16(raw, width=width, channels=channels), rate)
 
 

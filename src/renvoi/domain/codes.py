@@ -107,12 +107,35 @@ MESSAGES: dict[str, Text] = {
         "et espeak-ng sur le serveur",
     ),
     "audio_too_large": Text("Audio is larger than 8388608 bytes", "L’audio dépasse 8388608 octets"),
+    # Why an uploaded greeting is refused (``audio.wav.AudioError``'s reasons).
+    "audio_multipart": Text(
+        "Send the WAV file itself as the body (Content-Type: audio/wav), not a form",
+        "Envoyez le fichier WAV lui-même comme corps (Content-Type: audio/wav), pas un formulaire",
+    ),
+    "audio_not_wav": Text(
+        "Body is not a WAV file: send a PCM WAV, mono or stereo, 8 to 192 kHz, at most 30 s",
+        "Le corps n’est pas un fichier WAV : envoyez un WAV PCM, mono ou stéréo, "
+        "8 à 192 kHz, 30 s au plus",
+    ),
+    "audio_format": Text(
+        "The WAV file is not PCM, mono or stereo, 8 to 192 kHz",
+        "Le fichier WAV n’est pas en PCM, mono ou stéréo, de 8 à 192 kHz",
+    ),
+    "audio_too_long": Text("The greeting lasts more than 30 s", "L’annonce dure plus de 30 s"),
+    "audio_text": Text(
+        "The text to speak is 1 to 500 characters", "Le texte à lire fait 1 à 500 caractères"
+    ),
+    "audio_no_speech": Text(
+        "Text-to-speech is not available on this server",
+        "La synthèse vocale n’est pas disponible sur ce serveur",
+    ),
     "not_found": Text("Not found", "Ressource introuvable"),
     "method_not_allowed": Text("Method not allowed", "Méthode non autorisée"),
     "unauthorized": Text(
         "Admin token is missing or invalid", "Jeton d’administration absent ou invalide"
     ),
     "invalid_query": Text("Invalid query parameters", "Paramètres de requête invalides"),
+    "invalid_body": Text("Invalid body", "Corps de requête invalide"),
 }
 
 

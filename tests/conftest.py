@@ -44,11 +44,15 @@ ADMIN_TOKEN = "admin-token-for-tests"
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No RENVOI_* variable of the developer's shell leaks into a test."""
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No RENVOI_* variable of the developer's shell leaks into a test, and the default
+    data directory is the test run's, not the developer's."""
     for name in list(os.environ):
         if name.startswith("RENVOI_") and not name.startswith("RENVOI_TEST_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg"))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ the operator's contract (``contract/operator.md``, ``contract/voice.md``).
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
+from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, parse_countries, refused_types
 
 # Tokens and signing secrets shorter than this are refused: an empty or short one is as
 # good as none (an empty ``RENVOI_ADMIN_TOKEN=`` once opened the admin API to anyone).
@@ -45,11 +46,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/renvoi`` (``~/.local/share/renvoi``): the same directory wherever
+    the command runs, so that every command of one user finds one database."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "renvoi"
+
+
 class Settings(BaseSettings):
     """Every setting of a renvoi installation.
 
     Grouped by subsystem: storage, the HTTP API and its limits, logging. Defaults give a
-    working single-machine installation with SQLite in ``./data``.
+    working single-machine installation with SQLite in the user's data directory.
     """
 
     model_config = SettingsConfigDict(
@@ -57,7 +65,11 @@ class Settings(BaseSettings):
     )
 
     # --- storage -----------------------------------------------------------------------
-    data_dir: Path = Field(Path("data"), description="Where SQLite and audio files live.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where SQLite and audio files live; default: $XDG_DATA_HOME/renvoi "
+        "(~/.local/share/renvoi).",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL: sqlite:///path.db or postgresql://user@host/db; "
@@ -209,14 +221,35 @@ class Settings(BaseSettings):
 
     # --- logging ----------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = Field(
-        "json", description="json for machines, console for people."
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
+        description="json for machines, console for people; auto: console on a terminal, "
+        "json otherwise.",
     )
 
     @field_validator("default_region")
     @classmethod
-    def _upper_region(cls, value: str) -> str:
-        return value.upper()
+    def _known_region(cls, value: str) -> str:
+        try:
+            [region] = parse_countries([value])
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a region phonenumbers knows (ISO 3166, e.g. FR, BE, GB)"
+            ) from None
+        return region
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, separator, _ = value.partition("://")
+        backend = scheme.partition("+")[0].lower()
+        if not separator or backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                "sqlite:///PATH or postgresql://USER@HOST/DATABASE (renvoi supports those two)"
+            )
+        return value
 
     @field_validator("admin_token", "route_token", "webhook_secret")
     @classmethod
@@ -316,6 +349,23 @@ class Settings(BaseSettings):
             return self.route_url.rstrip("/")
         host, port = self.internal_address
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the database URL names (None: PostgreSQL, or in memory)."""
+        scheme, _, rest = self.database.partition("://")
+        if not scheme.startswith("sqlite") or rest in ("", "/", "/:memory:"):
+            return None
+        return Path(rest.removeprefix("/"))
+
+    @property
+    def database_shown(self) -> str:
+        """The database URL without its password, for logs and help texts."""
+        scheme, separator, rest = self.database.partition("://")
+        credentials, at, place = rest.rpartition("@")
+        if separator and at and ":" in credentials:
+            credentials = credentials.split(":", 1)[0] + ":***"
+        return f"{scheme}{separator}{credentials}{at}{place}"
 
     @property
     def sip_proxy(self) -> str:

@@ -11,7 +11,8 @@ RenvoiError
 ├── OperatorError          an operator's request cannot be done (operator.md)
 │   ├── NotFoundError      no such account, key or number
 │   ├── AlreadyExistsError the number is on the platform already
-│   └── InvalidValueError  a value does not parse (a number, a SIP URI)
+│   ├── InvalidValueError  a value does not parse (a number, a SIP URI)
+│   └── MigrationNeededError  the database is not at this renvoi's schema yet
 ├── ServiceError           a component of ``renvoi serve`` could not start, or failed
 ├── StoreError             the database failed
 │   └── StoreUnavailableError  unreachable, or out of disk: try again later
@@ -72,6 +73,11 @@ class AlreadyExistsError(OperatorError):
 
 class InvalidValueError(OperatorError):
     """A value given by the operator does not parse."""
+
+
+class MigrationNeededError(OperatorError):
+    """The database does not exist yet, or its schema is not this renvoi's newest:
+    ``renvoi db upgrade`` first."""
 
 
 class ServiceError(RenvoiError):

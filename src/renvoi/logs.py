@@ -38,8 +38,15 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure(*, level: str = "INFO", fmt: str = "json") -> None:
-    """Set up structlog and the logging module once, at process start."""
+def configure(*, level: str = "INFO", fmt: str = "auto") -> None:
+    """Set up structlog and the logging module once, at process start.
+
+    Args:
+        fmt: ``json`` (one object a line), ``console`` (for people), or ``auto``:
+            console when standard error is a terminal, JSON otherwise.
+    """
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -82,3 +89,5 @@ def configure(*, level: str = "INFO", fmt: str = "json") -> None:
     # uvicorn's access log prints the query string, where an apiKey may travel: ours
     # (api/middleware.py) replaces it.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic announces each of its plugins as it loads them: noise before every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -66,7 +66,8 @@ def test_account_key_and_number_commands(renvoi: Any) -> None:
         "+33757000009",
     ]
     assert renvoi("number", "history", "+33757000001") == []
-    assert renvoi("number", "remove", "+33757000009")["number"] == "+33757000009"
+    removed = renvoi("number", "remove", "+33757000009", "--yes")
+    assert (removed["number"], removed["status"]) == ("+33757000009", "removed")
     assert len(renvoi("number", "list")) == 1
 
 
@@ -159,6 +160,8 @@ def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatc
     monkeypatch.setenv("RENVOI_SIP_LISTEN", "udp:127.0.0.1:15060")
     monkeypatch.setenv("RENVOI_SIP_TRUNK", "10.1.2.3:5080")
     monkeypatch.setenv("RENVOI_KAMAILIO_RUNDIR", str(tmp_path / "run"))
+    monkeypatch.setenv("RENVOI_PORT", "18080")
+    monkeypatch.setenv("RENVOI_INTERNAL_LISTEN", "127.0.0.1:18081")
     out = tmp_path / "kamailio.cfg"
     assert renvoi("kamailio", "config", "--out", str(out)) == {"path": str(out)}
     text = out.read_text()
@@ -166,6 +169,9 @@ def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatc
     assert '#!substdef "!RENVOI_LISTEN!udp:127.0.0.1:15060!g"' in text
     assert f'#!substdef "!RENVOI_RUNDIR!{tmp_path / "run"}!g"' in text
     assert "listen=RENVOI_LISTEN" in text
+    # Kamailio asks the internal listener, wherever the API is served.
+    assert '#!substdef "!RENVOI_ROUTE_URL!http://127.0.0.1:18081!g"' in text
+    assert "# Run it with: kamailio -DD -E -m 256 -f THIS_FILE" in text
     assert (tmp_path / "run").is_dir()
     printed = renvoi("kamailio", "config")
     assert printed["config"] == text
@@ -180,3 +186,60 @@ def test_account_countries(renvoi: Any) -> None:
     with pytest.raises(SystemExit) as refused:
         renvoi("account", "countries", account["id"], "XX")
     assert refused.value.code != 0
+
+
+def test_a_command_before_db_upgrade_says_so_and_creates_nothing(tmp_path: Any) -> None:
+    """It once printed 'no such table: accounts' and left an empty database behind."""
+    data = tmp_path / "data"
+    env = {"RENVOI_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"}
+    for args in (["account", "create", "acme"], ["account", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "renvoi", *args], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 1
+        assert done.stderr.startswith("MigrationNeededError: no database at ")
+        assert "renvoi db upgrade" in done.stderr and done.stderr.count("\n") == 1
+    assert not data.exists()
+
+
+def test_a_database_behind_its_schema_is_refused(
+    renvoi: Any, database: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alembic import command
+
+    from renvoi.store.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(database), "0006")
+    try:
+        with pytest.raises(SystemExit) as exited:
+            renvoi("account", "list")
+        assert exited.value.code == 1
+        assert "at revision 0006" in capsys.readouterr().err
+    finally:
+        upgrade(database)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+def test_an_account_name_is_1_to_200_characters(renvoi: Any, name: str) -> None:
+    """As the admin API answers: one rule, in the store."""
+    with pytest.raises(SystemExit) as exited:
+        renvoi("account", "create", name)
+    assert exited.value.code == 1
+
+
+def test_a_key_is_printed_whole_however_narrow_the_terminal(
+    renvoi: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An 80-column terminal once showed 'rv_hqlv5-4nz4WOmBXoIOzYdglZg_…': a key shown
+    only once, lost."""
+    account = renvoi("account", "create", "A company with a rather long name, SARL")
+    monkeypatch.setenv("COLUMNS", "40")
+    with pytest.raises(SystemExit):
+        main(["key", "create", account["id"]])
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("api_key")]
+    key = line.split()[-1]
+    assert key.startswith("rv_") and len(key) >= 35 and "…" not in out
+    with pytest.raises(SystemExit):
+        main(["account", "countries", account["id"], "FR", "BE"])
+    assert "BE, FR" in capsys.readouterr().out  # a list, not a Python repr

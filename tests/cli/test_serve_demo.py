@@ -11,18 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from renvoi.store import accounts, numbers
+from renvoi.store.database import Database
+from tests.conftest import free_port, free_udp_port
 
 pytestmark = pytest.mark.slow
 
 
-def run_demo_once(tmp_path: Path) -> str:
-    """Start the demo server, paste its curl, stop it; return what curl printed."""
+def run_demo_once(tmp_path: Path) -> tuple[str, str]:
+    """Start the demo server, paste its curl, stop it; return the curl and what it
+    printed."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
         "RENVOI_DATA_DIR": str(tmp_path / "data"),
         "RENVOI_PORT": str(port),
+        "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
+        "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{free_udp_port()}",
     }
     with subprocess.Popen(
         [sys.executable, "-m", "renvoi", "serve", "--demo"],
@@ -38,7 +43,7 @@ def run_demo_once(tmp_path: Path) -> str:
             while True:
                 pasted = subprocess.run(["bash", "-c", curl], capture_output=True, text=True)
                 if pasted.stdout or time.monotonic() > deadline:
-                    return pasted.stdout
+                    return curl, pasted.stdout
                 time.sleep(0.2)  # the server is still starting
         finally:
             server.terminate()
@@ -46,7 +51,18 @@ def run_demo_once(tmp_path: Path) -> str:
 
 
 def test_pasting_the_printed_curl_enables_forwarding(tmp_path: Path) -> None:
-    expected = {"success": True, "code": 1, "message": "Callforward enabled"}
-    assert json.loads(run_demo_once(tmp_path)) == expected
-    # A second `make run` on the same data directory starts the demo afresh.
-    assert json.loads(run_demo_once(tmp_path)) == expected
+    curl, answer = run_demo_once(tmp_path)
+    assert json.loads(answer) == {"success": True, "code": 1, "message": "Callforward enabled"}
+    # A restart keeps the demo as the user left it: the same key and curl, the number
+    # still forwarding (so the same request now changes nothing), no second live key.
+    again, answer = run_demo_once(tmp_path)
+    assert again.split(" --data ")[1] == curl.split(" --data ")[1]  # the same key
+    assert json.loads(answer)["code"] == 16
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'renvoi.db'}")
+    try:
+        [demo] = [a for a in accounts.list_accounts(database) if a.name == "demo"]
+        assert [k.revoked_at for k in accounts.list_keys(database, demo.id)] == [None]
+        assert len(numbers.history(database, "+33757000001", region="FR")) == 1
+    finally:
+        database.dispose()
+    assert (tmp_path / "data" / "demo-key").stat().st_mode & 0o077 == 0

@@ -28,6 +28,7 @@ from renvoi.store.records import (
 from renvoi.store.statecache import announce
 
 KEY_PREFIX = "rv_"
+MAX_NAME = 200  # an account's name, after its runs of spaces are made one
 # The columns of a KeyRecord, in its order.
 _KEY_COLUMNS = (
     ApiKey.id,
@@ -53,7 +54,14 @@ def _now(now: datetime | None) -> datetime:
 
 
 def create_account(db: Database, name: str, *, now: datetime | None = None) -> NewAccount:
-    """Create an account with its first API key (shown only in the answer)."""
+    """Create an account with its first API key (shown only in the answer).
+
+    Raises:
+        InvalidValueError: the name is empty or longer than ``MAX_NAME`` characters.
+    """
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= MAX_NAME:
+        raise InvalidValueError(f"an account's name is 1 to {MAX_NAME} characters")
     account_id = new_id("acc")
     with db.write() as conn:
         conn.execute(insert(Account).values(id=account_id, name=name, created_at=_now(now)))
@@ -109,7 +117,14 @@ def revoke_key(db: Database, key_id: str, *, now: datetime | None = None) -> Key
 
 
 def list_keys(db: Database, account_id: str) -> list[KeyRecord]:
+    """An account's keys, oldest first (their hashes only: a key is shown once).
+
+    Raises:
+        NotFoundError: no such account.
+    """
     with db.read() as conn:
+        if conn.scalar(select(Account.id).where(Account.id == account_id)) is None:
+            raise NotFoundError(f"no account {account_id}")
         rows = conn.execute(
             select(*_KEY_COLUMNS).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at)
         )

@@ -6,9 +6,14 @@ read from an ``alembic.ini``, so an installed package migrates with no file besi
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+from renvoi.errors import MigrationNeededError
 from renvoi.store.database import Database
 
 
@@ -28,3 +33,27 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """
     with db._mapped():
         command.upgrade(alembic_config(db), revision)
+
+
+def check_current(db: Database) -> None:
+    """Refuse a database whose schema is not this renvoi's newest.
+
+    Raises:
+        MigrationNeededError: no schema yet, or an older one.
+        StoreError: the database failed.
+    """
+    quiet = logging.getLogger("alembic")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # its set-up lines on every command are noise
+    try:
+        head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+        with db.read() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        quiet.setLevel(level)
+    if current != head:
+        found = f"at revision {current}" if current else "empty"
+        raise MigrationNeededError(
+            f"the database is {found}, this renvoi needs revision {head}: "
+            "run `renvoi db upgrade` first"
+        )

@@ -13,7 +13,7 @@ the round trips; a change that lost a race is decided again by ``apply_forwardin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -281,7 +281,8 @@ def _update(db: Database, e164: str, *, now: datetime | None, **values: object) 
 
 
 def remove_number(db: Database, raw: str, *, region: str) -> NumberRecord:
-    """Take a number off the platform, with its history; returns its last record.
+    """Take a number off the platform, with its history; returns its last record, with
+    the status ``removed``.
 
     Raises:
         InvalidValueError, NotFoundError
@@ -293,7 +294,7 @@ def remove_number(db: Database, raw: str, *, region: str) -> NumberRecord:
         conn.execute(delete(Change).where(Change.number_id == number_id))
         conn.execute(delete(Number).where(Number.id == number_id))
         announce(db, conn, e164)
-        return record
+        return replace(record, status="removed")
 
 
 def history(

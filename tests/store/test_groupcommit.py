@@ -17,9 +17,10 @@ from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
 from renvoi.errors import ContractError, StoreError, StoreUnavailableError
 from renvoi.store import numbers
-from renvoi.store.database import CHECKPOINT_EVERY, Database
+from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Number
+from renvoi.store.sqlite import CHECKPOINT_EVERY
 from tests.conftest import Tenant
 
 A, B = "+33757000001", "+33757000002"

@@ -15,8 +15,9 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from renvoi.domain.numbers import parse_countries
 from renvoi.errors import InvalidValueError, NotFoundError
-from renvoi.store.database import Database, PointRead
+from renvoi.store.database import Database
 from renvoi.store.models import Account, ApiKey
+from renvoi.store.pointread import PointRead
 from renvoi.store.records import (
     AccountCountries,
     AccountRecord,

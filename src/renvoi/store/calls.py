@@ -33,9 +33,10 @@ from sqlalchemy.types import TypeEngine
 
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
-from renvoi.store.database import BATCH_ROWS, Database, PointRead
+from renvoi.store.database import BATCH_ROWS, Database
 from renvoi.store.models import Call, Number, UTCDateTime
 from renvoi.store.numbers import owned_number_id
+from renvoi.store.pointread import PointRead
 from renvoi.store.records import CallRecord
 
 _ROUTE_STATE = select(

@@ -28,9 +28,10 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, ContractError, InvalidValueError, NotFoundError
 from renvoi.store.accounts import principal_of
-from renvoi.store.database import AnySelect, Database, PointRead
+from renvoi.store.database import AnySelect, Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Account, Change, Number
+from renvoi.store.pointread import PointRead
 from renvoi.store.records import ChangeRecord, NumberRecord, Principal
 from renvoi.store.statecache import announce, announcing, notice
 

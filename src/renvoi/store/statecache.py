@@ -46,8 +46,9 @@ from sqlalchemy import Connection, Select, bindparam, delete, func, insert, sele
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import UpdateBase
 
-from renvoi.store.database import Database, PointRead
+from renvoi.store.database import Database
 from renvoi.store.models import CacheEvent
+from renvoi.store.pointread import PointRead
 
 CHANNEL: Final = "renvoi_routes"
 log = structlog.get_logger("renvoi.statecache")

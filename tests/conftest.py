@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.domain.callforward import Command, Mode, Setting
-from renvoi.store import accounts, numbers
+from renvoi.store import accounts, forwarding, numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 from renvoi.store.models import Base
@@ -140,7 +140,7 @@ class Tenant:
 def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
     """Forward the tenant's number to ``destination``, as its key would."""
     command = Command(e164, Setting(Mode.FORWARD, destination))
-    numbers.change_forwarding(db, command, principal=tenant.principal, region="FR")
+    forwarding.change_forwarding(db, command, principal=tenant.principal, region="FR")
 
 
 def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
 from renvoi.errors import ContractError, StoreError, StoreUnavailableError
-from renvoi.store import numbers
+from renvoi.store import forwarding
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Number
@@ -27,9 +27,9 @@ A, B = "+33757000001", "+33757000002"
 DEST = "+33612345678"
 
 
-def forward(db: Database, tenant: Tenant, e164: str) -> Callable[[Connection], numbers.Applied]:
-    def work(conn: Connection) -> numbers.Applied:
-        return numbers.apply_forwarding(
+def forward(db: Database, tenant: Tenant, e164: str) -> Callable[[Connection], forwarding.Applied]:
+    def work(conn: Connection) -> forwarding.Applied:
+        return forwarding.apply_forwarding(
             db, conn, e164, Setting(Mode.FORWARD, DEST), principal=tenant.principal
         )
 
@@ -72,7 +72,7 @@ def test_identical_changes_in_one_batch_are_serialized(
             await database.close_async()
 
     outcomes = asyncio.run(main())
-    applied = [o for o in outcomes if isinstance(o, numbers.Applied)]
+    applied = [o for o in outcomes if isinstance(o, forwarding.Applied)]
     refused = [o for o in outcomes if isinstance(o, ContractError)]
     assert len(applied) == 1 and applied[0].code is Code.CALLFORWARD_ENABLED
     assert len(refused) == 9 and {r.code for r in refused} == {Code.ALREADY_FORWARDING}
@@ -84,7 +84,7 @@ def test_a_work_that_fails_half_way_undoes_only_itself(database: Database, tenan
         raise ContractError(Code.BAD_REQUEST)  # ...then refuses
 
     first, second = together(database, forward(database, tenant, A), half_then_fail)
-    assert isinstance(first, numbers.Applied) and isinstance(second, ContractError)
+    assert isinstance(first, forwarding.Applied) and isinstance(second, ContractError)
     assert mode_of(database, A) == Mode.FORWARD
     assert mode_of(database, B) == Mode.OFF  # its savepoint was rolled back
 
@@ -103,7 +103,7 @@ def test_a_statement_the_database_refuses_fails_only_its_own_work(
     first, second, third = together(
         database, forward(database, tenant, A), take_a, forward(database, tenant, c)
     )
-    assert isinstance(first, numbers.Applied) and isinstance(third, numbers.Applied)
+    assert isinstance(first, forwarding.Applied) and isinstance(third, forwarding.Applied)
     assert isinstance(second, StoreError) and not isinstance(second, StoreUnavailableError)
     assert (mode_of(database, A), mode_of(database, B), mode_of(database, c)) == (
         Mode.FORWARD,
@@ -178,7 +178,7 @@ def test_a_batch_waits_for_another_writer_then_fails_as_unavailable(
         release.set()
         thread.join()
 
-    async def after() -> numbers.Applied:
+    async def after() -> forwarding.Applied:
         return await Writer(database).run(forward(database, tenant, A))
 
     assert asyncio.run(after()).code is Code.CALLFORWARD_ENABLED  # and the turn was given back
@@ -194,7 +194,7 @@ def test_the_batches_wal_is_checkpointed_off_the_loop(database: Database, tenant
     async def main() -> object:
         return await Writer(database).run(forward(database, tenant, A))
 
-    assert isinstance(asyncio.run(main()), numbers.Applied)
+    assert isinstance(asyncio.run(main()), forwarding.Applied)
     path = make_url(database.url).database
     deadline = time.monotonic() + 10
     mode = None
@@ -253,5 +253,5 @@ def test_changes_past_the_pool_wait_their_turn_then_fail_as_unavailable(
         thread.join()
         small.dispose()
     assert isinstance(second, StoreUnavailableError)
-    assert isinstance(first, numbers.Applied) and first.code is Code.CALLFORWARD_ENABLED
-    assert isinstance(third, numbers.Applied) and third.code is Code.CALLFORWARD_ENABLED
+    assert isinstance(first, forwarding.Applied) and first.code is Code.CALLFORWARD_ENABLED
+    assert isinstance(third, forwarding.Applied) and third.code is Code.CALLFORWARD_ENABLED

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import sqlite
 
-from renvoi.store import accounts, calls, numbers, statecache
+from renvoi.store import accounts, calls, forwarding, numbers, statecache
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 
@@ -28,12 +28,12 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
     "number read": (numbers.record_of.statement, E164),
     "route of a call": (calls.route_state.statement, E164),
     "number locked for a change": (
-        numbers._LOCKED_STATE,
+        forwarding._LOCKED_STATE,
         {**E164, "b_destination": "+33757000002"},
     ),
-    "loop walk": (numbers._FORWARDED_TO, E164),
+    "loop walk": (forwarding._FORWARDED_TO, E164),
     "change": (
-        numbers._SET_FORWARDING,
+        forwarding._SET_FORWARDING,
         {"b_id": 1, "b_mode": 1, "b_param": "+33612345678", "b_at": None},
     ),
     "prune the cache events": (statecache._PRUNE_EVENTS, {"b_seq": 1}),

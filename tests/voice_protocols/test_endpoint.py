@@ -11,7 +11,7 @@ import pytest
 
 from renvoi.config import Settings
 from renvoi.domain.callforward import Command, Mode, Setting
-from renvoi.store import numbers
+from renvoi.store import forwarding
 from renvoi.store.database import Database
 from renvoi.voice.endpoint import VoicemailEndpoint
 from renvoi.voice.sansio import sip
@@ -90,7 +90,7 @@ def test_refusals_and_answers_outside_a_call(
 
 def test_an_offer_without_g711_is_488(database: Database, tenant: Tenant, tmp_path: Path) -> None:
     command = Command(A, Setting(Mode.VOICEMAIL, "ann@example.com"))
-    numbers.change_forwarding(database, command, principal=tenant.principal, region="FR")
+    forwarding.change_forwarding(database, command, principal=tenant.principal, region="FR")
     assert exchange(database, tmp_path, [request("INVITE", A, sdp="18 9")]) == [488]
 
 

@@ -43,7 +43,7 @@ from renvoi.domain.callforward import Mode, parse_command, require_api_key, want
 from renvoi.domain.codes import MESSAGES, Code
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError, NotFoundError
-from renvoi.store import calls, numbers, voicemail
+from renvoi.store import calls, forwarding, numbers, voicemail
 from renvoi.store.records import NumberRecord, Principal, as_json
 
 router = APIRouter(prefix="/v1/vn", tags=["call forwarding"])
@@ -154,7 +154,7 @@ async def set_callforward(request: Request) -> Response:
         check_country(command.wanted.param, principal.countries)
     if e164 is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)
-    applied = await numbers.apply_forwarding_async(
+    applied = await forwarding.apply_forwarding_async(
         services.writer,
         services.db,
         e164,

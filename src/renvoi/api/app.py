@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Scope
 
 from renvoi import __version__
-from renvoi.api import admin, callforward, errors, health, routing
+from renvoi.api import admin, callforward, errors, health, history, routing
+from renvoi.api import calls as calls_api
+from renvoi.api import voicemail as voicemail_api
 from renvoi.api.conversions import Conversions
 from renvoi.api.deps import Services
 from renvoi.api.hot import Endpoint, HotPaths
@@ -180,7 +182,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     app.state.internal = routing.internal_app(services)
     errors.install(app)
     app.include_router(callforward.hot)
-    app.include_router(callforward.router)
+    app.include_router(history.router)
+    app.include_router(calls_api.router)
+    app.include_router(voicemail_api.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     return app

@@ -35,7 +35,7 @@ from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
 from renvoi.store.database import BATCH_ROWS, Database
 from renvoi.store.models import Call, Number, UTCDateTime
-from renvoi.store.numbers import owned_number_id
+from renvoi.store.numbers import newest
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import CallRecord
 
@@ -262,6 +262,18 @@ def _read_awaits(conn: Connection, call_ids: set[str]) -> dict[str, _Awaits]:
     return awaits
 
 
+_CALL_COLUMNS = (
+    Call.call_id,
+    Call.caller,
+    Call.action,
+    Call.destination,
+    Call.status,
+    Call.started_at,
+    Call.answered_at,
+    Call.ended_at,
+)
+
+
 def list_calls(
     db: Database, e164: str, *, account_id: str | None = None, limit: int = 100
 ) -> list[CallRecord]:
@@ -270,21 +282,5 @@ def list_calls(
     Raises:
         NotFoundError: no such number (or, with ``account_id``, not that account's).
     """
-    with db.read() as conn:
-        number_id = owned_number_id(conn, e164, account_id=account_id)
-        rows = conn.execute(
-            select(
-                Call.call_id,
-                Call.caller,
-                Call.action,
-                Call.destination,
-                Call.status,
-                Call.started_at,
-                Call.answered_at,
-                Call.ended_at,
-            )
-            .where(Call.number_id == number_id)
-            .order_by(Call.id.desc())
-            .limit(limit)
-        )
-        return [CallRecord(*row) for row in rows]
+    rows = newest(db, e164, Call, _CALL_COLUMNS, account_id=account_id, limit=limit)
+    return [CallRecord(*row) for row in rows]

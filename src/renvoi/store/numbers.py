@@ -18,7 +18,7 @@ from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
-from renvoi.store.models import Account, Change, Number
+from renvoi.store.models import Account, Call, Change, Number, Voicemail
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import ChangeRecord, NumberRecord
 from renvoi.store.statecache import announce
@@ -35,6 +35,14 @@ RECORD_COLUMNS = (
 )
 
 
+_CHANGE_COLUMNS = (
+    Change.new_mode,
+    Change.new_param,
+    Change.old_mode,
+    Change.old_param,
+    Change.changed_at,
+    Change.key_id,
+)
 # Built once, as it is on the read extension's path: constructing a statement costs
 # more than executing this one.
 _RECORD_OF = select(*RECORD_COLUMNS).where(Number.e164 == bindparam("b_e164"))
@@ -121,6 +129,35 @@ def owned_number_id(conn: Connection, e164: str, *, account_id: str | None) -> i
         raise NotFoundError(f"no number {e164}")
     number_id: int = owner.id
     return number_id
+
+
+def newest(
+    db: Database,
+    e164: str,
+    of: type[Change | Call | Voicemail],
+    columns: Sequence[Any],
+    *,
+    account_id: str | None = None,
+    limit: int | None = None,
+) -> list[Sequence[Any]]:
+    """The rows a number has in ``of`` (its changes, calls or messages), newest first:
+    ``columns`` of them (and of ``Number``), at most ``limit``.
+
+    Raises:
+        NotFoundError: no such number (or, with ``account_id``, not that account's).
+    """
+    with db.read() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        return list(
+            conn.execute(
+                select(*columns)
+                .select_from(of)
+                .join(Number, Number.id == of.number_id)
+                .where(of.number_id == number_id)
+                .order_by(of.id.desc())
+                .limit(limit)
+            )
+        )
 
 
 def _get(conn: Connection, e164: str) -> NumberRecord:
@@ -227,22 +264,8 @@ def history(
         InvalidValueError, NotFoundError
     """
     e164 = parse_operator_number(raw, region=region)
-    with db.read() as conn:
-        number_id = owned_number_id(conn, e164, account_id=account_id)
-        rows = conn.execute(
-            select(
-                Change.new_mode,
-                Change.new_param,
-                Change.old_mode,
-                Change.old_param,
-                Change.changed_at,
-                Change.key_id,
-            )
-            .where(Change.number_id == number_id)
-            .order_by(Change.id.desc())
-            .limit(limit)
-        )
-        return [ChangeRecord(*row) for row in rows]
+    rows = newest(db, e164, Change, _CHANGE_COLUMNS, account_id=account_id, limit=limit)
+    return [ChangeRecord(*row) for row in rows]
 
 
 # ``record_of(db, e164)``: a number's record by its E.164, or None when it is not on the

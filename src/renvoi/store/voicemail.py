@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select, update
 
 from renvoi.store.database import Database
 from renvoi.store.models import Greeting, Number, Outbox, Voicemail
-from renvoi.store.numbers import owned_number_id
+from renvoi.store.numbers import newest, owned_number_id
 from renvoi.store.records import PendingNotice, VoicemailRecord
 
 EMAIL = "email"
@@ -94,16 +94,8 @@ def list_messages(
     Raises:
         NotFoundError: no such number (or, with ``account_id``, not that account's).
     """
-    with db.read() as conn:
-        number_id = owned_number_id(conn, e164, account_id=account_id)
-        rows = conn.execute(
-            select(*_RECORD)
-            .join(Number, Number.id == Voicemail.number_id)
-            .where(Voicemail.number_id == number_id)
-            .order_by(Voicemail.id.desc())
-            .limit(limit)
-        )
-        return [VoicemailRecord(*row) for row in rows]
+    rows = newest(db, e164, Voicemail, _RECORD, account_id=account_id, limit=limit)
+    return [VoicemailRecord(*row) for row in rows]
 
 
 def message_audio(

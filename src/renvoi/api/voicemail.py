@@ -1,0 +1,199 @@
+"""``/v1/vn/voicemail``: a number's messages, their audio, and its greeting (renvoi
+extensions).
+
+A greeting upload is converted outside the worker (``conversions.py``), once the number
+is known to be the caller's to change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, Response
+
+from renvoi.api.bodies import is_json, parse_fields, read_body
+from renvoi.api.conversions import ConversionError
+from renvoi.api.deps import CustomerDep, ServicesDep
+from renvoi.api.envelope import envelope, render, request_format
+from renvoi.api.openapi import responses
+from renvoi.api.owned import (
+    LimitQuery,
+    NumberQuery,
+    changeable,
+    customer_number,
+    listing,
+    owned_record,
+    read_owned,
+)
+from renvoi.audio import wav
+from renvoi.domain.codes import MESSAGES, Code
+from renvoi.errors import ContractError
+from renvoi.store import voicemail
+from renvoi.store.records import as_json
+
+router = APIRouter(prefix="/v1/vn", tags=["voicemail"])
+
+
+@router.get(
+    "/voicemail",
+    summary="A number's voicemail messages, newest first (renvoi extension)",
+    responses=responses("200: OK, with number and messages"),
+)
+async def get_voicemail(
+    request: Request,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+    limit: LimitQuery = 100,
+) -> Response:
+    """List the messages left on a number: id, caller, time, length. Download one at
+    ``/v1/vn/voicemail/{id}/audio``."""
+    return await listing(
+        request,
+        services,
+        number,
+        field="messages",
+        read=lambda e164: voicemail.list_messages(
+            services.db, e164, account_id=principal.account_id, limit=limit
+        ),
+        shape=lambda message: {
+            "id": message.id,
+            "caller": message.caller,
+            "receivedAt": as_json(message.received_at),
+            "durationMs": message.duration_ms,
+            "size": message.size,
+        },
+    )
+
+
+@router.get(
+    "/voicemail/{message_id}/audio",
+    summary="A voicemail message's audio, WAV (renvoi extension)",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, **responses("")},
+)
+async def get_voicemail_audio(
+    message_id: str, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """The recording as 16-bit PCM, 8 kHz, mono WAV; 13 for an unknown message."""
+    e164 = customer_number(services, number)
+    relative = await read_owned(
+        lambda: voicemail.message_audio(
+            services.db, e164, message_id, account_id=principal.account_id
+        )
+    )
+    path = services.settings.voicemail_dir / (relative or "")
+    if relative is None or not path.is_file():
+        raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
+
+
+MAX_GREETING_UPLOAD = 8 * 1024 * 1024
+
+
+@router.put(
+    "/voicemail/greeting",
+    summary="Set a number's own voicemail greeting (renvoi extension)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses=responses("200: OK"),
+)
+async def put_greeting(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Upload a WAV file (PCM, mono or stereo, any common rate, at most 30 s): it is
+    converted to 8 kHz and played to callers instead of the default greeting. Or send
+    JSON ``{"text": "...", "language": "fr"}``: read by espeak-ng, where the server has it.
+    """
+    # The number first (5, 13, 15, 14): nobody reads, let alone converts, an upload for a
+    # number that is not theirs to change.
+    record = changeable(await owned_record(services, principal, number))
+    data = await read_body(request, limit=MAX_GREETING_UPLOAD, too_large="audio_too_large")
+    content_type = request.headers.get("content-type")
+    speech = is_json(content_type)
+    if (content_type or "").lower().startswith("multipart/"):
+        raise ContractError(Code.BAD_REQUEST, detail="audio_multipart")
+    try:
+        if speech:
+            fields = parse_fields(data, content_type)
+            text, language = fields.get("text"), fields.get("language", "fr")
+            if not isinstance(text, str) or language not in ("fr", "en"):
+                raise ContractError(Code.BAD_REQUEST, detail="invalid_speech")
+            pcm = await services.conversions.speech(text, language=language)
+        else:
+            pcm = await services.conversions.greeting(data)
+    except ConversionError as exc:
+        detail = f"audio_{exc.reason}" if f"audio_{exc.reason}" in MESSAGES else "invalid_audio"
+        raise ContractError(Code.BAD_REQUEST, detail=detail) from exc
+    await read_owned(
+        lambda: voicemail.set_greeting(
+            services.db, record.number, pcm, now=datetime.now(UTC), account_id=principal.account_id
+        )
+    )
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+@router.get(
+    "/voicemail/greeting",
+    summary="A number's voicemail greeting, WAV (renvoi extension)",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}, **responses("")},
+)
+async def get_greeting(
+    services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """What callers hear: the number's own greeting, or the default one."""
+    record = await owned_record(services, principal, number)
+    pcm = await run_in_threadpool(voicemail.greeting_of, services.db, record.number)
+    audio = wav.wav_of_pcm(pcm if pcm is not None else wav.default_greeting())
+    return Response(audio, media_type="audio/wav")
+
+
+@router.delete(
+    "/voicemail/greeting",
+    summary="Go back to the default voicemail greeting (renvoi extension)",
+    responses=responses("200: OK"),
+)
+async def delete_greeting(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Remove the number's own greeting."""
+    record = changeable(await owned_record(services, principal, number))
+    await read_owned(
+        lambda: voicemail.set_greeting(
+            services.db, record.number, None, now=datetime.now(UTC), account_id=principal.account_id
+        )
+    )
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+# After /voicemail/greeting: a message id never shadows it.
+@router.delete(
+    "/voicemail/{message_id}",
+    summary="Delete a voicemail message (renvoi extension)",
+    responses=responses("200: OK"),
+)
+async def delete_voicemail(
+    request: Request,
+    message_id: str,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+) -> Response:
+    """Delete a message and its audio (and its email, if not sent yet)."""
+    e164 = customer_number(services, number)
+    relative = await read_owned(
+        lambda: voicemail.delete_message(
+            services.db, e164, message_id, account_id=principal.account_id
+        )
+    )
+    if relative is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    (services.settings.voicemail_dir / relative).unlink(missing_ok=True)
+    return render(envelope(Code.OK, success=True), fmt=request_format(request))

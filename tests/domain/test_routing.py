@@ -8,11 +8,13 @@ import pytest
 
 from renvoi.domain.callforward import OFF, Mode, Setting
 from renvoi.domain.routing import (
+    Mailbox,
     RouteState,
     SipTargets,
     count_diversions,
     decide_route,
     is_sip_uri,
+    mailbox_of,
 )
 
 TARGETS = SipTargets(trunk="10.0.0.1:5080", voicemail="127.0.0.1:5070", proxy="127.0.0.1:5060")
@@ -90,3 +92,27 @@ def test_is_sip_uri() -> None:
     assert is_sip_uri("sips:pbx.example")
     assert not is_sip_uri("http://x")
     assert not is_sip_uri("sip:a@b\r\nX: y")
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        pytest.param(None, 404, id="not-on-platform"),
+        pytest.param(state(voice=False), 404, id="sms-only"),
+        pytest.param(
+            state(suspended=True, setting=Setting(Mode.VOICEMAIL, "a@example.com")),
+            403,
+            id="suspended-as-the-route-says",
+        ),
+        pytest.param(state(), 480, id="not-in-voicemail-mode"),
+        pytest.param(
+            state(setting=Setting(Mode.VOICEMAIL, "a@example.com")),
+            Mailbox(N, "a@example.com"),
+            id="voicemail",
+        ),
+    ],
+)
+def test_mailbox_of(current: RouteState | None, expected: object) -> None:
+    """The voicemail endpoint's rule, the same as the route endpoint's for refusals."""
+    found = mailbox_of(current)
+    assert (found if isinstance(found, Mailbox) else found.status) == expected

@@ -18,7 +18,7 @@ A = "+33757000001"
 
 
 def leave_sidecar(spool: Path, public_id: str) -> Path:
-    """What ``VoicemailEndpoint.keep`` leaves on disk before its transaction."""
+    """What ``Spool.keep`` leaves on disk before its transaction."""
     wav = spool / "2026" / "11" / f"{public_id}.wav"
     write_durably(wav, wav_of_pcm(bytes(32000)))
     meta = {
@@ -46,9 +46,9 @@ def test_sidecars_left_by_a_crash_are_committed_once(
     committed = leave_sidecar(spool, "b" * 32)
     endpoint = VoicemailEndpoint(Settings(data_dir=tmp_path), database)
     meta = committed.read_bytes()
-    asyncio.run(endpoint.commit(committed, json.loads(meta)))
+    asyncio.run(endpoint.spool.commit(committed, json.loads(meta)))
     committed.write_bytes(meta)  # as if the process died between commit and unlink
-    asyncio.run(endpoint.recover())
+    asyncio.run(endpoint.spool.recover())
     assert sorted(m.id for m in store.list_messages(database, A)) == ["a" * 32, "b" * 32]
     assert store.pending_count(database) == 2  # one email each, not three
     assert not pending.exists() and not committed.exists()

@@ -80,12 +80,14 @@ def test_refusals_and_answers_outside_a_call(
         [
             request("INVITE", "+33757999999"),  # not on the platform
             request("INVITE", A),  # on it, not in voicemail mode
+            request("INVITE", "+33757000010"),  # suspended: as the route endpoint says
+            request("INVITE", "+33757000009"),  # SMS-only: no calls at all
             request("OPTIONS", A),
             request("BYE", A, to_tag="nobody"),  # no such dialog
             request("INFO", A),
             b"this is not SIP\r\n\r\n",
         ],
-    ) == [404, 480, 200, 481, 405, 0]
+    ) == [404, 480, 403, 404, 200, 481, 405, 0]
 
 
 def test_an_offer_without_g711_is_488(database: Database, tenant: Tenant, tmp_path: Path) -> None:

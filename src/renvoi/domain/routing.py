@@ -101,6 +101,24 @@ def split_header_list(value: str) -> list[str]:
     return [part for part in parts if part]
 
 
+@dataclass(frozen=True)
+class Mailbox:
+    """A voicemail call's mailbox: the number, and the address told of its messages."""
+
+    number: str
+    recipient: str
+
+
+def _refused(state: RouteState | None) -> Route | None:
+    """The refusal a number's state makes of any call, or None: an SMS-only number takes
+    no calls (for the voice side it is not on the platform), a suspended one is 403."""
+    if state is None or not state.voice:
+        return NOT_FOUND
+    if state.suspended:
+        return SUSPENDED
+    return None
+
+
 def decide_route(state: RouteState | None, *, diversions: int, targets: SipTargets) -> Route:
     """The action for a new call to a number.
 
@@ -111,11 +129,9 @@ def decide_route(state: RouteState | None, *, diversions: int, targets: SipTarge
     """
     if diversions >= MAX_DIVERSIONS:
         return LOOP
-    # An SMS-only number takes no calls: for the voice side it is not on the platform.
-    if state is None or not state.voice:
-        return NOT_FOUND
-    if state.suspended:
-        return SUSPENDED
+    refused = _refused(state)
+    if refused is not None or state is None:
+        return refused or NOT_FOUND
     setting = state.setting
     if setting.mode is Mode.FORWARD and setting.param:
         return Route(
@@ -127,4 +143,16 @@ def decide_route(state: RouteState | None, *, diversions: int, targets: SipTarge
         return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
     if state.sip_destination:
         return Route("normal", uri=state.sip_destination)
+    return UNAVAILABLE
+
+
+def mailbox_of(state: RouteState | None) -> Mailbox | Route:
+    """What the voicemail endpoint does with a call for this number: take a message into
+    its mailbox, or refuse it as ``decide_route`` would (404, 403), or with 480 when the
+    number is not in voicemail mode (any more)."""
+    refused = _refused(state)
+    if refused is not None or state is None:
+        return refused or NOT_FOUND
+    if state.setting.mode is Mode.VOICEMAIL and state.setting.param:
+        return Mailbox(state.number, state.setting.param)
     return UNAVAILABLE

@@ -14,7 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from renvoi.errors import AlreadyExistsError
 from renvoi.store.database import Database
 from renvoi.store.models import Greeting, Number, Outbox, Voicemail
 from renvoi.store.numbers import newest, owned_number_id
@@ -40,26 +42,35 @@ def save_message(
     webhook: bool = False,
 ) -> bool:
     """Store a message and queue its email (and its webhook call); False if the number
-    left the platform."""
+    left the platform.
+
+    Raises:
+        AlreadyExistsError: a message of this ``public_id`` is stored already (committed
+            before a crash that left its sidecar, ``voice/spool.py``).
+    """
     with db.write() as conn:
         number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
         if number_id is None:
             return False
-        voicemail_id = conn.scalar(
-            insert(Voicemail)
-            .values(
-                public_id=public_id,
-                number_id=number_id,
-                call_id=call_id[:255],
-                caller=caller[:255] if caller else None,
-                recipient=recipient,
-                received_at=received_at,
-                duration_ms=duration_ms,
-                audio_path=audio_path,
-                size=size,
-            )
-            .returning(Voicemail.id)
-        )
+        try:
+            with conn.begin_nested():
+                voicemail_id = conn.scalar(
+                    insert(Voicemail)
+                    .values(
+                        public_id=public_id,
+                        number_id=number_id,
+                        call_id=call_id[:255],
+                        caller=caller[:255] if caller else None,
+                        recipient=recipient,
+                        received_at=received_at,
+                        duration_ms=duration_ms,
+                        audio_path=audio_path,
+                        size=size,
+                    )
+                    .returning(Voicemail.id)
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"message {public_id} is stored already") from exc
         conn.execute(
             insert(Outbox),
             [

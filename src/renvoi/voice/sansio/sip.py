@@ -219,3 +219,32 @@ def response(
     if request.method == "INVITE" and 200 <= status < 300:
         copied += [("Record-Route", v) for v in request.all("record-route")]
     return render(f"SIP/2.0 {status} {reason}", copied + (headers or []), body)
+
+
+def bye(invite: Message, *, to_tag: str, cseq: int, via: str, branch: str) -> tuple[bytes, str]:
+    """A BYE ending the dialog that ``invite`` made with us as its UAS (§15.1.1), and the
+    URI to send it to: the first of the route set (§12.1.1, kept in its order by a UAS),
+    else the caller's Contact.
+
+    Args:
+        to_tag: the tag our answer put in To (our From now).
+        cseq: our own CSeq number in the dialog.
+        via: ``host:port`` of our Via.
+        branch: a new transaction's branch (``z9hG4bK…``, §8.1.1.7).
+    """
+    route_set = invite.all("record-route")
+    target = uri_of(invite.need("contact"))
+    ours = invite.need("to")
+    message = render(
+        f"BYE {target} SIP/2.0",
+        [
+            ("Via", f"SIP/2.0/UDP {via};branch={branch};rport"),
+            ("Max-Forwards", "70"),
+            *[("Route", entry) for entry in route_set],
+            ("From", ours if param(ours, "tag") is not None else f"{ours};tag={to_tag}"),
+            ("To", invite.need("from")),
+            ("Call-ID", invite.call_id),
+            ("CSeq", f"{cseq} BYE"),
+        ],
+    )
+    return message, uri_of(route_set[0]) if route_set else target

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         False,
         description="FastAPI's native OpenTelemetry: a span and metrics per request "
         "through the process's global providers (set up by, say, opentelemetry-instrument). "
-        "Off, a request skips asking whether they are set up (5-10 µs of CPU each).",
+        "Off, a request skips asking whether they are set up.",
     )
 
     # --- the voice side (contract/voice.md) -------------------------------------------------
@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         32,
         ge=1,
         description="Kamailio UDP worker processes. Each one waits while it asks the route "
-        "endpoint: measured on 2 cores, 8 saturated near 200 calls/s, 32 carried 300.",
+        "endpoint, so more than cores (docs/performance.md has the figures).",
     )
 
     # --- voicemail (contract/voice.md) ----------------------------------------------------

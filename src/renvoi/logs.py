@@ -62,8 +62,8 @@ def configure(*, level: str = "INFO", fmt: str = "auto") -> None:
     structlog.configure(
         # Events below the level are dropped by the bound logger's method itself, before
         # any processor runs: the request path logs at INFO and DEBUG, and a WARNING
-        # installation pays a no-op call for it (measured: 2 µs a call, against 7 µs for
-        # stdlib's BoundLogger and its filter_by_level processor).
+        # installation pays a no-op call for it, a third of what stdlib's BoundLogger
+        # and its filter_by_level processor would cost.
         processors=[
             structlog.stdlib.filter_by_level,  # a stdlib logger set above the level
             *shared,

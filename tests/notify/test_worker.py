@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from renvoi.audio.wav import wav_of_pcm
 from renvoi.config import Settings
+from renvoi.notify.mailer import MemoryMailer
 from renvoi.notify.worker import OutboxWorker
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
@@ -382,3 +383,14 @@ def test_the_webhook_is_signed_and_retried_like_the_email(
     expected = hmac.new(b"s3cret-for-the-tests", signed, "sha256").hexdigest()
     assert headers["X-Renvoi-Signature"] == f"sha256={expected}"
     assert headers["X-Renvoi-Delivery"] == Hook.calls[0][0]["X-Renvoi-Delivery"]
+
+
+def test_any_mailer_plugs_in(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    """The worker composes and hands over; how an email travels is its mailer's."""
+    queue_message(database, tmp_path)
+    mailer = MemoryMailer()
+    worker = OutboxWorker(Settings(data_dir=tmp_path), database, mailer=mailer)
+    assert asyncio.run(worker.run_once()) == 1
+    [sent] = mailer.sent
+    assert sent["To"] == "ann@example.com" and sent["Message-ID"] == "<voicemail.m1@renvoi.test>"
+    assert store.pending_count(database) == 0

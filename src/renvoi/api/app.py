@@ -48,7 +48,7 @@ The admin API (`/admin/v1/`) needs `Authorization: Bearer $RENVOI_ADMIN_TOKEN`.
 """
 
 # FastAPI asks OpenTelemetry's global providers, on every request before any route, whether
-# they are set up: 5-10 µs of CPU, about a twentieth of a cached route. Off unless
+# they are set up: a share of a cached route's CPU worth saving. Off unless
 # RENVOI_OPENTELEMETRY asks for it.
 _NO_TELEMETRY: Final[TelemetryConfig] = {"tracing": False, "metrics": False, "logs": False}
 
@@ -80,9 +80,9 @@ class RenvoiApp(FastAPI):
     most requests call, then FastAPI's stack (its error, telemetry and body-limit
     middleware, exception handlers, router) for everything else.
 
-    Measured on a cached read (``bench/api.py``), FastAPI's middleware layers cost about
-    a tenth of the request; the hot endpoints do what those layers do themselves (their
-    errors go through the app's exception handlers, their bodies have their own limit).
+    The hot endpoints skip FastAPI's middleware layers and do what those do themselves
+    (their errors go through the app's exception handlers, their bodies have their own
+    limit).
     """
 
     def __init__(
@@ -147,9 +147,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The thread pool runs the database work: more threads than pooled connections
-        # only queue for a connection while contending for the GIL. Measured on
-        # PostgreSQL (bench/api.py, 64 connections): read 187 -> 365 requests/s, route
-        # 358 -> 674, with the default 40 threads against 8 connections.
+        # only queue for a connection while contending for the GIL.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
         await services.db.open_async()  # PostgreSQL: the look-ups' pool, in this loop
         flusher = asyncio.create_task(_flush_usage(services))

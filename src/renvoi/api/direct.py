@@ -1,7 +1,7 @@
 """Routes that FastAPI documents but does not drive: for the customer API's hot paths.
 
 FastAPI solves each route's dependencies and validates its parameters on every request;
-measured (``bench/api.py``), that machinery cost more than the work of a cached read.
+that machinery costs more than the work of a cached read.
 A ``DirectRoute`` keeps everything FastAPI offers at build time (the OpenAPI page from
 the route's summary, responses and ``openapi_extra``, the tags, the router's prefix) and
 drops what it does per request: its endpoint takes the ``Request`` and parses it itself,

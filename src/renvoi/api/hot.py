@@ -1,16 +1,15 @@
 """The hot paths' way in: the endpoints most requests call, served outside FastAPI's stack.
 
-Measured on a cached read (``bench/api.py``), about a third of a request's CPU went to
-the layers between the app's middleware and the endpoint: the exception middleware, the
-exit stacks, FastAPI's router and its included routers, the request/response wrappers;
-and a tenth more to FastAPI's own outer layers (server errors, telemetry, body limit).
-``HotPaths`` sits just inside ``RequestContext`` (request id, security headers, access
-log still apply), outside all of them (``app.RenvoiApp``), and calls the endpoints of a
-short table directly: the same functions that the app's routes register, and that
-FastAPI documents. Everything else, and any method the table does not name, goes on to
-FastAPI as before. An error an endpoint raises is answered by the app's own exception
-handlers, looked up as Starlette does; the endpoints limit their bodies themselves
-(``bodies.read_body``).
+On a cached read, the layers between the app's middleware and the endpoint (the
+exception middleware, the exit stacks, FastAPI's router and its included routers, the
+request/response wrappers) and FastAPI's own outer layers cost more than the endpoint's
+work (``docs/performance.md``). ``HotPaths`` sits just inside ``RequestContext``
+(request id, security headers, access log still apply), outside all of them
+(``app.RenvoiApp``), and calls the endpoints of a short table directly: the same
+functions that the app's routes register, and that FastAPI documents. Everything else,
+and any method the table does not name, goes on to FastAPI as before. An error an
+endpoint raises is answered by the app's own exception handlers, looked up as Starlette
+does; the endpoints limit their bodies themselves (``bodies.read_body``).
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
-# Parsing with phonenumbers costs more than the rest of a cached request (measured,
-# ``bench/api.py``), and the same numbers come again and again: the two analyses below
+# Parsing with phonenumbers costs more than the rest of a cached request, and the same
+# numbers come again and again: the two analyses below
 # are pure functions of their arguments, remembered (a bounded LRU per process).
 _MEMO: Final = 65_536
 

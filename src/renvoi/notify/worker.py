@@ -1,18 +1,14 @@
 """The outbox worker: sends each pending voicemail email (and webhook call), at least once.
 
-Each round claims the due rows with a lease (``store.voicemail.claim``), sends them with
-aiosmtplib and records the outcome: sent; refused for good (a 5xx answer, an address the
-server cannot take, a recipient no header can hold safely: the row is marked failed,
-with the reason); or a temporary failure (the server down, a 4xx answer, a timeout:
-tried again later, with ``domain.voicemail.retry_delay``). A worker
-killed mid-send leaves its lease to expire and the email is sent again, with the same
-Message-ID, so the recipient's mail system can recognise the duplicate.
-
-Webhook calls (``RENVOI_WEBHOOK_URL``) go through the same outbox: a JSON notice POSTed
-with ``X-Renvoi-Signature: sha256=HMAC(secret, timestamp + "." + body)`` and
-``X-Renvoi-Timestamp``; a 2xx is delivered, another 4xx (but 408 and 429) refused for
-good, as is a URL that no HTTP client can call; anything else is retried.
-``X-Renvoi-Delivery`` is stable across retries.
+Each round claims the due rows with a lease (``store.voicemail.claim``), hands each to
+its sender (``mailer.Mailer``, ``webhook.Poster``) and records the outcome: sent;
+refused for good (``PermanentDeliveryError``: a 5xx answer, an address the server
+cannot take, a recipient no header can hold safely; the row is marked failed, with the
+reason); or a temporary failure (``TemporaryDeliveryError``: the server down, a 4xx
+answer, a timeout; tried again later, with ``domain.voicemail.retry_delay``). A worker
+killed mid-send leaves its lease to expire and the notice is sent again, with the same
+Message-ID (``X-Renvoi-Delivery`` for a webhook call), so the receiver can recognise the
+duplicate.
 
 The worker also deletes messages past ``RENVOI_VOICEMAIL_RETENTION_DAYS``.
 """
@@ -21,19 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosmtplib
-import httpx2
 import structlog
 
 from renvoi.config import Settings
 from renvoi.domain.voicemail import NewMessage, compose, retry_delay
 from renvoi.errors import PermanentDeliveryError, StoreError, TemporaryDeliveryError
+from renvoi.notify.mailer import Mailer, SmtpMailer
+from renvoi.notify.webhook import HttpPoster, Poster, signature
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.store.records import PendingNotice
@@ -44,23 +39,28 @@ POLL_SECONDS = 1.0
 RETENTION_EVERY = timedelta(hours=1)
 
 
-# What a retry can cure: the server down or busy, the network, a timeout.
-_TEMPORARY = (aiosmtplib.SMTPException, httpx2.HTTPError, OSError, TimeoutError)
-# What no retry can cure: an address the server cannot take (no SMTPUTF8), a webhook URL
-# that no HTTP client can call. Checked before _TEMPORARY, which they belong to.
-_PERMANENT = (aiosmtplib.SMTPNotSupported, httpx2.UnsupportedProtocol, httpx2.InvalidURL)
-
-
 class OutboxWorker:
+    """Delivers the outbox of one installation.
+
+    Args:
+        mailer: sends the emails (default: SMTP, ``RENVOI_SMTP_*``).
+        poster: calls the webhook (default: HTTP).
+        clock: the time (tests pass their own).
+    """
+
     def __init__(
         self,
         settings: Settings,
         db: Database,
         *,
+        mailer: Mailer | None = None,
+        poster: Poster | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.db = db
+        self.mailer: Mailer = mailer or SmtpMailer(settings)
+        self.poster: Poster = poster or HttpPoster(timeout=settings.smtp_timeout)
         self.clock = clock
         self.spool = settings.voicemail_dir
         self._wake = asyncio.Event()
@@ -101,13 +101,13 @@ class OutboxWorker:
                 await self.call_webhook(pending)
             else:
                 await self.send(pending)
-        except (PermanentDeliveryError, *_PERMANENT) as exc:
+        except PermanentDeliveryError as exc:
             error = str(exc) or type(exc).__name__
             log.error("notice_refused", kind=pending.kind, outbox=pending.outbox_id, error=error)
             await asyncio.to_thread(
                 store.failed, self.db, pending.outbox_id, now=self.clock(), error=error
             )
-        except (TemporaryDeliveryError, *_TEMPORARY) as exc:
+        except TemporaryDeliveryError as exc:
             await self._retry(pending, str(exc) or type(exc).__name__)
         except Exception:
             # A bug must not stop the other notices: this one waits, and is visible.
@@ -152,25 +152,7 @@ class OutboxWorker:
             audio=audio,
             link=link,
         )
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_user,
-                password=password,
-                start_tls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            if all(500 <= refusal.code < 600 for refusal in exc.recipients):
-                raise PermanentDeliveryError(str(exc)) from exc
-            raise
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600:
-                raise PermanentDeliveryError(f"{exc.code} {exc.message}") from exc
-            raise
+        await self.mailer.send(message)
 
     async def call_webhook(self, pending: PendingNotice) -> None:
         settings = self.settings
@@ -189,23 +171,13 @@ class OutboxWorker:
         ).encode()
         timestamp = str(int(self.clock().timestamp()))
         secret = settings.webhook_secret.get_secret_value().encode()
-        signature = hmac.new(secret, timestamp.encode() + b"." + body, "sha256")
-        async with httpx2.AsyncClient(timeout=settings.smtp_timeout) as client:
-            response = await client.post(
-                settings.webhook_url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Renvoi-Timestamp": timestamp,
-                    "X-Renvoi-Signature": f"sha256={signature.hexdigest()}",
-                    "X-Renvoi-Delivery": pending.message_id,
-                },
-            )
-        status = response.status_code
-        if 400 <= status < 500 and status not in (408, 429):
-            raise PermanentDeliveryError(f"webhook answered {status}")
-        if not 200 <= status < 300:
-            raise TemporaryDeliveryError(f"webhook answered {status}")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Renvoi-Timestamp": timestamp,
+            "X-Renvoi-Signature": signature(secret, timestamp, body),
+            "X-Renvoi-Delivery": pending.message_id,
+        }
+        await self.poster.post(settings.webhook_url, body, headers)
 
     async def apply_retention(self, now: datetime) -> None:
         before = now - timedelta(days=self.settings.voicemail_retention_days)

@@ -2,9 +2,8 @@
 
 SQLite has one writer at a time. With a transaction per request, each in a worker
 thread, a write cost its statements plus a commit (an fsync), a hand-off to a thread and
-back, and, under load, a wait for the GIL each time the thread came back from SQLite:
-measured on two cores (``bench/api.py``), p50 of 40-60 ms at 8 connections, for a
-transaction that takes well under one. So on SQLite a process's changes go through one
+back, and, under load, a wait for the GIL each time the thread came back from SQLite,
+many times what the transaction itself takes. So on SQLite a process's changes go through one
 ``Writer``: a request hands it its work (a function of the open connection) and waits;
 at the next turn of the event loop the writer runs every work handed in meanwhile, each
 in a savepoint, in one ``BEGIN IMMEDIATE`` transaction, commits, and only then answers
@@ -15,11 +14,11 @@ refuses, such as a constraint) is rolled back to its savepoint and fails alone; 
 cannot be undone alone fails the whole batch.
 
 The batch runs in the event loop's thread, so nothing else of this process runs during
-its commit: the fsync (a quarter of a millisecond measured here) is paid once for the
-whole batch instead of once per request. The API's call records go through the same
-writer (``calllog.CallLog``). When another writer holds the database (another process,
-an operator command, a thread of this one), the writer tries again every half
-millisecond, and fails the batch as unavailable after the database's timeout.
+its commit: the fsync is paid once for the whole batch instead of once per request. The
+API's call records go through the same writer (``calllog.CallLog``). When another writer
+holds the database (another process, an operator command, a thread of this one), the
+writer tries again every half millisecond, and fails the batch as unavailable after the
+database's timeout.
 
 On PostgreSQL each work has a transaction of its own, in the event loop too
 (``Database.write_async``): the server takes many writers at once and locks rows, and a

@@ -34,10 +34,14 @@ test: setup
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
 
+## ruff (lint and format), mypy --strict, the layers (import-linter), and the docs
+## site built strictly (no broken link).
 lint: setup
 	$(BIN)/ruff check src tests bench proofs
 	$(BIN)/ruff format --check src tests bench proofs
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 ## Known vulnerabilities in the locked dependencies (pip-audit, PyPI's advisory data).
 ## Fails on a known vulnerability; lists the packages it could not look up.

@@ -1,7 +1,10 @@
 """renvoi: call forwarding for virtual phone numbers.
 
-Packages: ``domain`` (the pure rules), ``store`` (the database), ``api`` (HTTP),
-``voice`` (SIP and media), ``notify`` (email); ``cli`` is the ``renvoi`` command.
+Packages, from the edge inward: ``cli`` (the ``renvoi`` command) and ``node`` (a running
+node's processes); ``api`` (HTTP), ``voice`` (SIP and voicemail) and ``notify`` (emails
+and webhooks), independent of each other; ``store`` (the database); ``audio``,
+``config`` and ``logs``; ``domain`` (the pure rules); ``errors``. Each imports only
+those after it (``pyproject.toml``'s import-linter contract).
 """
 
 from __future__ import annotations

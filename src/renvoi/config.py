@@ -93,9 +93,9 @@ class Settings(BaseSettings):
     )
 
     # --- the API ----------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    workers: int = Field(1, ge=1)
+    host: str = Field("127.0.0.1", description="Where the API listens (0.0.0.0: everywhere).")
+    port: int = Field(8000, ge=1, le=65535, description="The API's port.")
+    workers: int = Field(1, ge=1, description="Worker processes serving the API.")
     admin_token: SecretStr | None = Field(
         None, description="Bearer token of the admin API; the admin API is off when unset."
     )
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
         "loopback clients may call the route endpoint.",
     )
     route_cache: bool = Field(
-        True, description="Cache routes, API keys and reads in memory (see README)."
+        True, description="Cache routes, API keys and reads in memory (docs/calls.md)."
     )
     cache_entries: int = Field(
         100_000,
@@ -200,12 +200,12 @@ class Settings(BaseSettings):
     )
 
     # --- outgoing mail ---------------------------------------------------------------------
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(25, ge=1, le=65535)
-    smtp_from: str = "voicemail@localhost"
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_host: str = Field("127.0.0.1", description="The outgoing mail server.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Its port.")
+    smtp_from: str = Field("voicemail@localhost", description="The emails' sender.")
+    smtp_user: str | None = Field(None, description="The login on the mail server, if any.")
+    smtp_password: SecretStr | None = Field(None, description="Its password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds for one SMTP exchange.")
     webhook_url: str | None = Field(
         None, description="POSTed a JSON notice of each new message (HMAC-signed)."
@@ -220,7 +220,9 @@ class Settings(BaseSettings):
     )
 
     # --- logging ----------------------------------------------------------------------
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="The least important events logged."
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         "auto",
         description="json for machines, console for people; auto: console on a terminal, "

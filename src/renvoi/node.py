@@ -1,10 +1,12 @@
 """One renvoi node: the API's two listeners and their worker processes, beside the
-voicemail endpoint and the outbox worker, started together and stopped together.
+voicemail endpoint and the outbox worker, started together and stopped together: the one
+place where renvoi's processes are supervised.
 
-``renvoi serve`` runs this. Every listener is bound, and the voicemail side started,
-before anything serves: a component that cannot start (a port taken) stops the node at
-once with one line and a non-zero status, and so does one that fails later, so that a
-supervisor (systemd's ``Restart=on-failure``) sees it.
+``renvoi serve`` runs this (``serve``); ``renvoi voicemail serve`` runs only the
+voicemail side (``run_voicemail``). Every listener is bound, and the voicemail side
+started, before anything serves: a component that cannot start (a port taken) stops the
+node at once with one line and a non-zero status, and so does one that fails later, so
+that a supervisor (systemd's ``Restart=on-failure``) sees it.
 
 The API and the internal endpoints are served by the same processes on two sockets.
 ``Listeners`` sends each connection to the application of the socket it came in on;
@@ -21,7 +23,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import structlog
@@ -33,6 +35,9 @@ from renvoi import logs
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.errors import ServiceError
+from renvoi.notify.worker import OutboxWorker
+from renvoi.store.database import open_database
+from renvoi.voice.endpoint import VoicemailEndpoint
 
 log = structlog.get_logger("renvoi.node")
 
@@ -138,11 +143,9 @@ class VoicemailSide:
             raise ServiceError(f"the voicemail side did not start in {START_SECONDS} s")
 
     def _main(self) -> None:
-        from renvoi.voice import service
-
         try:
             self._loop.run_until_complete(
-                service.run(
+                run_voicemail(
                     self._settings,
                     endpoint=self._endpoint,
                     worker=self._worker,
@@ -164,6 +167,48 @@ class VoicemailSide:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=60)
+
+
+async def run_voicemail(
+    settings: Settings,
+    *,
+    endpoint: bool = True,
+    worker: bool = True,
+    stop: asyncio.Event,
+    ready: Callable[[], None] = lambda: None,
+) -> None:
+    """The voicemail endpoint and the outbox worker, on the running event loop, until
+    ``stop`` is set; then hang up the calls and keep their messages.
+
+    Args:
+        ready: called once the endpoint listens and the worker runs.
+
+    Raises:
+        OSError: the endpoint cannot listen (its port is taken).
+    """
+    db = open_database(settings, pool_size=2)
+    sender = OutboxWorker(settings, db) if worker else None
+    answering = (
+        VoicemailEndpoint(settings, db, on_message=sender.nudge if sender else lambda: None)
+        if endpoint
+        else None
+    )
+    tasks = []
+    try:
+        if answering is not None:
+            await answering.start()
+        if sender is not None:
+            tasks.append(asyncio.create_task(sender.run()))
+        ready()
+        await stop.wait()
+    finally:
+        if answering is not None:
+            await answering.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        db.dispose()
 
 
 def _reason(exc: BaseException) -> str:

@@ -172,7 +172,7 @@ def internal_app(services: Services) -> ASGIApp:
 
     Plain Starlette routes, outside FastAPI's dependency injection and validation: they
     are on every call's path, and that machinery costs more than their work. Not in the
-    OpenAPI page (customers never call them); the README's "Calls" documents them.
+    OpenAPI page (customers never call them); docs/calls.md documents them.
     """
     app = Starlette(
         routes=[

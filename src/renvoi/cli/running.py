@@ -1,7 +1,7 @@
 """The commands that run renvoi's processes (voice.md): ``serve``, ``voicemail serve``,
 and the Kamailio configuration they go with.
 
-What a process does is ``renvoi.node``'s and ``renvoi.voice.service``'s; these commands
+What a process does is ``renvoi.node``'s; these commands
 check their options, prepare the database and hand over.
 """
 
@@ -102,8 +102,8 @@ def voicemail_serve(context: typer.Context, json_: JsonOption = False) -> None:
     import asyncio
     import signal
 
+    from renvoi import node
     from renvoi.store.migrate import upgrade
-    from renvoi.voice import service
 
     run = current(context)
     upgrade(run.open(create=True))
@@ -126,7 +126,7 @@ def voicemail_serve(context: typer.Context, json_: JsonOption = False) -> None:
                 )
                 sys.stdout.flush()
 
-        await service.run(run.settings, stop=stop, ready=ready)
+        await node.run_voicemail(run.settings, stop=stop, ready=ready)
 
     try:
         asyncio.run(serve_until_signalled())

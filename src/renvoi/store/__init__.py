@@ -1,7 +1,9 @@
 """Storage: SQLAlchemy 2 (Core on the request path), Alembic migrations; SQLite or PostgreSQL.
 
-Modules: ``database`` (engines, transactions, error mapping), ``models`` (the schema),
-``accounts`` and ``numbers`` (the operations), ``records`` (what they return),
-``migrate`` (schema upgrades). Business rules are ``renvoi.domain``'s: this package
-reads and writes state and calls the domain to decide.
+``database`` opens the store and runs its transactions (with ``driver``, ``sqlite``,
+``pgpool`` and ``failures`` beneath it); ``models`` is the schema, ``migrate`` its
+upgrades; ``accounts``, ``numbers``, ``forwarding``, ``calls``, ``calllog`` and
+``voicemail`` are the operations, returning ``records``; ``statecache`` and
+``groupcommit`` serve the request path. Business rules are ``renvoi.domain``'s: this
+package reads and writes state and calls the domain to decide.
 """

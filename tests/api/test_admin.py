@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store.database import Database
-from tests.conftest import ADMIN_TOKEN
+from tests.harness import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 URL = "/v1/vn/callforward"
 A = "+33757000001"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from renvoi.store import accounts
 from renvoi.store.database import Database
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 URL = "/v1/vn/callforward"
 A, B, C = "+33757000001", "+33757000002", "+33757000003"

@@ -22,7 +22,7 @@ import pytest
 from renvoi.store import numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
-from tests.conftest import make_tenant, start_server
+from tests.harness import make_tenant, start_server
 
 pytestmark = pytest.mark.slow
 

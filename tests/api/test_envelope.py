@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from renvoi.api.envelope import to_xml
 from renvoi.config import Settings
 from renvoi.store.database import Database
-from tests.conftest import Tenant, forward, internal_client
+from tests.harness import Tenant, forward, internal_client
 
 ROUTE_TOKEN = "route-secret-for-tests"
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from renvoi.api.conversions import RUNNING, WAITING, ConversionError, Conversions
 from renvoi.audio.wav import default_greeting, greeting_from_upload, pcm_of_wav
 from renvoi.errors import RateLimitedError
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 URL = "/v1/vn/voicemail/greeting"
 A = "+33757000001"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store.database import Database
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 URL = "/v1/vn/callforward"
 A = "+33757000001"

@@ -25,7 +25,7 @@ import pytest
 
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
-from tests.conftest import free_port, make_tenant, start_server
+from tests.harness import free_port, make_tenant, start_server
 
 pytestmark = pytest.mark.slow
 

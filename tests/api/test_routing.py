@@ -1,4 +1,4 @@
-"""``/internal/v1/route``: who may ask, and what it answers (calls themselves: tests/voice)."""
+"""``/internal/v1/route``: who may ask, and what it answers (calls themselves: tests/calls)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from renvoi.config import Settings
 from renvoi.store import calls
 from renvoi.store.database import Database
-from tests.conftest import Tenant, forward, internal_client
+from tests.harness import Tenant, forward, internal_client
 
 ROUTE = "/internal/v1/route/+33757000001"
 TOKEN = "route-secret-for-tests"

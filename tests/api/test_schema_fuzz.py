@@ -28,7 +28,7 @@ from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
-from tests.conftest import make_tenant
+from tests.harness import make_tenant
 
 EXAMPLES = int(os.environ.get("RENVOI_FUZZ_EXAMPLES", "25"))
 ADMIN_TOKEN = "fuzz-admin-token-0123456789"

@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from renvoi.store.database import Database
-from tests.conftest import Tenant, start_server
+from tests.harness import Tenant, start_server
 
 pytestmark = pytest.mark.slow
 

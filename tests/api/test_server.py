@@ -19,7 +19,7 @@ import pytest
 
 from renvoi.store import numbers
 from renvoi.store.database import Database
-from tests.conftest import Server, Tenant
+from tests.harness import Server, Tenant
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,7 @@ def test_slow_clients_hold_no_worker_and_idle_ones_are_closed(
     they hang; a connection left idle after an answer is closed after the keep-alive
     timeout. (One that never sends a byte is not: uvicorn arms no timer before the first
     request. docs/guarantees.md says what the proxy in front must do about it.)"""
-    from tests.conftest import start_server
+    from tests.harness import start_server
 
     if database_url.startswith("postgresql"):
         pytest.skip("the event loop, not the database, is under test")

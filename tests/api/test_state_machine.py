@@ -27,7 +27,7 @@ from renvoi.store import numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 from renvoi.store.models import Change, Number
-from tests.conftest import make_tenant
+from tests.harness import make_tenant
 
 A, B = "+33757000001", "+33757000002"
 PHONES = ("+33612345678", "+33698765432")

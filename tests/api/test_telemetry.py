@@ -13,7 +13,7 @@ from opentelemetry import trace
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store.database import Database
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 URL = "/v1/vn/callforward"
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, free_port, free_udp_port, start_server
-from tests.voice.sipp import Sipp, run_sipp
+from tests.harness.platform import Platform, start_platform
 
 pytestmark = pytest.mark.slow
 
@@ -25,133 +18,6 @@ pytestmark = pytest.mark.slow
 MISSING_TOOLS = [tool for tool in ("kamailio", "sipp") if shutil.which(tool) is None]
 if MISSING_TOOLS and os.environ.get("RENVOI_TEST_REQUIRE_VOICE") != "1":
     pytest.skip(f"not installed: {', '.join(MISSING_TOOLS)}", allow_module_level=True)
-
-
-def wait_for_sip(port: int, timeout: float = 10) -> None:
-    """Wait until a SIP server answers OPTIONS on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.2)
-        local = sock.getsockname()[1]
-        while time.monotonic() < deadline:
-            options = (
-                f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{time.monotonic_ns()}\r\n"
-                f"From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:{port}>\r\n"
-                f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 OPTIONS\r\n"
-                "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-            )
-            sock.sendto(options.encode(), ("127.0.0.1", port))
-            try:
-                if sock.recv(4096).startswith(b"SIP/2.0 200"):
-                    return
-            except TimeoutError:
-                continue
-    raise RuntimeError(f"no SIP server answered on {port}")
-
-
-@dataclass
-class Platform:
-    """One renvoi installation: API server, Kamailio, and the addresses they use."""
-
-    server: Server
-    kamailio: subprocess.Popen[bytes]
-    sip_port: int
-    trunk_port: int
-    voicemail_port: int
-    workdir: Path
-    sipps: list[Sipp] = field(default_factory=list)
-
-    @property
-    def api(self) -> str:
-        return self.server.url
-
-    def sipp(
-        self,
-        name: str,
-        scenario: str,
-        *,
-        port: int,
-        remote: bool = False,
-        calls: int = 1,
-        extra: list[str] | None = None,
-    ) -> Sipp:
-        peer = run_sipp(
-            self.workdir,
-            name,
-            scenario,
-            port=port,
-            remote=f"127.0.0.1:{self.sip_port}" if remote else None,
-            calls=calls,
-            extra=extra,
-        )
-        self.sipps.append(peer)
-        return peer
-
-    def kamailio_log(self) -> str:
-        return (self.workdir / "kamailio.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        for peer in self.sipps:
-            if peer.process.poll() is None:
-                peer.process.kill()
-                peer.process.wait()
-        if self.kamailio.poll() is None:
-            os.killpg(self.kamailio.pid, signal.SIGTERM)
-            try:
-                self.kamailio.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.kamailio.pid, signal.SIGKILL)
-                self.kamailio.wait()
-        self.server.stop()
-
-
-def start_platform(
-    database_url: str,
-    workdir: Path,
-    *,
-    trunk_port: int | None = None,
-    sip_port: int | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> Platform:
-    """Start renvoi and Kamailio for one installation; SIPp peers come per test."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    sip_port, api_port = sip_port or free_udp_port(), free_port()
-    trunk_port = trunk_port or free_udp_port()
-    voicemail_port = free_udp_port()
-    env = {
-        "RENVOI_SIP_LISTEN": f"udp:127.0.0.1:{sip_port}",
-        "RENVOI_SIP_TRUNK": f"127.0.0.1:{trunk_port}",
-        "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{voicemail_port}",
-        "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
-        "RENVOI_KAMAILIO_RUNDIR": str(workdir / "kamailio"),
-        "RENVOI_KAMAILIO_CHILDREN": "2",
-        **(extra_env or {}),
-    }
-    server = start_server(database_url, workdir, port=api_port, extra_env=env)
-    config = workdir / "kamailio.cfg"
-    subprocess.run(
-        [sys.executable, "-m", "renvoi", "kamailio", "config", "--out", str(config), "--json"],
-        env={**server.env, **env},
-        check=True,
-        capture_output=True,
-    )
-    with (workdir / "kamailio.log").open("wb") as log:
-        kamailio = subprocess.Popen(
-            ["kamailio", "-DD", "-E", "-m", "256", "-f", str(config)],
-            start_new_session=True,  # its own process group: stopped with its children
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
-        )
-    platform = Platform(server, kamailio, sip_port, trunk_port, voicemail_port, workdir)
-    try:
-        wait_for_sip(sip_port)
-    except RuntimeError:
-        platform.stop()
-        raise RuntimeError((workdir / "kamailio.log").read_text()[-3000:]) from None
-    return platform
 
 
 @pytest.fixture

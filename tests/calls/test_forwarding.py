@@ -14,9 +14,9 @@ from renvoi.store import calls, numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 from renvoi.store.records import CallRecord
-from tests.conftest import Tenant, make_tenant
-from tests.voice.conftest import Platform, free_udp_port, start_platform
-from tests.voice.sipp import callee_scenario, caller_scenario
+from tests.harness import Tenant, free_udp_port, make_tenant
+from tests.harness.platform import Platform, start_platform
+from tests.harness.sipp import callee_scenario, caller_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_forwarded_call_reaches_the_trunk_with_diversion(
 def test_voicemail_call_is_answered_by_the_voicemail_endpoint(
     platform: Platform, tenant: Tenant
 ) -> None:
-    """Relayed to renvoi's own endpoint, which answers (tests/voice/test_voicemail.py)."""
+    """Relayed to renvoi's own endpoint, which answers (tests/calls/test_voicemail.py)."""
     set_forwarding(platform, tenant, type=2, param="ann@example.com")
     call(platform, A, 200)
 
@@ -105,17 +105,15 @@ def test_mode_0_goes_to_the_normal_destination_without_diversion(
 
 
 @pytest.mark.parametrize(
-    ("number", "setup", "status"),
+    ("number", "status"),
     [
-        pytest.param(A, None, 480, id="mode-0-without-destination"),
-        pytest.param("+33757000010", None, 403, id="suspended"),
-        pytest.param("+33757999999", None, 404, id="not-on-the-platform"),
-        pytest.param("+33757000009", None, 404, id="sms-only"),
+        pytest.param(A, 480, id="mode-0-without-destination"),
+        pytest.param("+33757000010", 403, id="suspended"),
+        pytest.param("+33757999999", 404, id="not-on-the-platform"),
+        pytest.param("+33757000009", 404, id="sms-only"),
     ],
 )
-def test_refused_calls(
-    platform: Platform, tenant: Tenant, number: str, setup: Any, status: int
-) -> None:
+def test_refused_calls(platform: Platform, tenant: Tenant, number: str, status: int) -> None:
     call(platform, number, status)
 
 

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from renvoi.voice.sansio import sip
-from tests.conftest import free_udp_port
-from tests.voice.sipp import caller_scenario, run_sipp
+from tests.harness import free_udp_port
+from tests.harness.sipp import caller_scenario, run_sipp
 
 
 class ReorderingAnswerer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-import struct
 import time
 import wave
 from collections.abc import Iterator
@@ -20,18 +19,20 @@ import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
-from renvoi.audio import g711
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.voice.sansio.rtp import RtpPacket
-from tests.conftest import Tenant, free_port
-from tests.voice.conftest import Platform, free_udp_port, start_platform
-from tests.voice.sipp import cancelling_caller_scenario, voicemail_caller_scenario
+from tests.harness import Tenant, free_port, free_udp_port
+from tests.harness.platform import Platform, start_platform
+from tests.harness.sipp import (
+    PCAP,
+    cancelling_caller_scenario,
+    pcap_samples,
+    voicemail_caller_scenario,
+)
 
 pytestmark = pytest.mark.slow
 
 A = "+33757000001"
-PCAP = "/usr/share/sip-tester/g711a.pcap"
 GREETING_AND_BEEP_MS = 4000  # voice.md: at most 4 s together with the default greeting
 
 
@@ -101,22 +102,6 @@ def to_voicemail(platform: Platform, tenant: Tenant) -> None:
 def place(platform: Platform, scenario: str) -> None:
     caller = platform.sipp("caller", scenario, port=free_udp_port(), remote=True)
     assert caller.wait(timeout=60) == 0, caller.errors() + platform.kamailio_log()
-
-
-def pcap_samples(path: str) -> bytes:
-    """The PCM of every RTP packet in a pcap (Ethernet, IPv4, UDP), decoded from PCMA."""
-    data = Path(path).read_bytes()
-    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4  # little-endian, microseconds
-    offset, payload = 24, b""
-    while offset < len(data):
-        _, _, captured, _ = struct.unpack_from("<IIII", data, offset)
-        frame = data[offset + 16 : offset + 16 + captured]
-        offset += 16 + captured
-        ip_header = (frame[14] & 0x0F) * 4
-        packet = RtpPacket.parse(frame[14 + ip_header + 8 :])
-        assert packet.payload_type == g711.PCMA
-        payload += packet.payload
-    return g711.decode(g711.PCMA, payload)
 
 
 def attached_wav(message: EmailMessage) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.voice.sipp import callee_scenario, caller_scenario
+from tests.harness.sipp import callee_scenario, caller_scenario
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sipp"
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from renvoi.store.database import Database
-from tests.conftest import Tenant, forward, free_port, free_udp_port, start_server
+from tests.harness import Tenant, forward, free_port, free_udp_port, start_server
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
-from tests.conftest import free_port, free_udp_port
+from tests.harness import free_port, free_udp_port
 
 pytestmark = pytest.mark.slow
 

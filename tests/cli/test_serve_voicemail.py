@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from renvoi.store.database import Database
-from tests.conftest import free_udp_port, start_server
+from tests.harness import free_udp_port, start_server
 
 pytestmark = pytest.mark.slow
 

@@ -7,12 +7,15 @@ Diversion header fails the SIPp process (exit status 1), and with it the test.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tests.conftest import free_udp_port
+from renvoi.audio import g711
+from renvoi.voice.sansio.rtp import RtpPacket
+from tests.harness import free_udp_port
 
 SDP = """v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
@@ -332,3 +335,23 @@ def run_sipp(
         stderr=subprocess.DEVNULL,
     )
     return Sipp(process, workdir, name)
+
+
+# SIPp's own recording (PCMA, 7.08 s), which the voicemail callers play after the beep.
+PCAP = "/usr/share/sip-tester/g711a.pcap"
+
+
+def pcap_samples(path: str) -> bytes:
+    """The PCM of every RTP packet in a pcap (Ethernet, IPv4, UDP), decoded from PCMA."""
+    data = Path(path).read_bytes()
+    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4  # little-endian, microseconds
+    offset, payload = 24, b""
+    while offset < len(data):
+        _, _, captured, _ = struct.unpack_from("<IIII", data, offset)
+        frame = data[offset + 16 : offset + 16 + captured]
+        offset += 16 + captured
+        ip_header = (frame[14] & 0x0F) * 4
+        packet = RtpPacket.parse(frame[14 + ip_header + 8 :])
+        assert packet.payload_type == g711.PCMA
+        payload += packet.payload
+    return g711.decode(g711.PCMA, payload)

@@ -36,7 +36,7 @@ from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.store.models import Outbox
 from renvoi.voice.spool import write_durably
-from tests.conftest import Tenant, free_port, free_udp_port
+from tests.harness import Tenant, free_port, free_udp_port
 
 A = "+33757000001"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from renvoi.store import calls, numbers
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 A = "+33757000001"
 FORWARD = Route("forward", 0, "", uri="sip:+33612345678@127.0.0.1:5080")

@@ -21,7 +21,7 @@ from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Number
 from renvoi.store.sqlite import CHECKPOINT_EVERY
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 A, B = "+33757000001", "+33757000002"
 DEST = "+33612345678"

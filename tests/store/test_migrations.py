@@ -11,10 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from renvoi.store import accounts
 from renvoi.store.database import Database
-from renvoi.store.migrate import alembic_config, upgrade
+from renvoi.store.migrate import alembic_config, check_current, upgrade
 from renvoi.store.models import Base
-from tests.conftest import scratch_postgres
+from tests.harness import scratch_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,8 +50,19 @@ def test_downgrade_to_base_and_up_again(empty_database: Database) -> None:
 
 
 def test_upgrade_twice_is_a_no_op(empty_database: Database) -> None:
+    """What ``serve`` does at every start, on a database already at the newest schema:
+    the same revision, the same tables, and the data kept."""
     upgrade(empty_database)
+    created = accounts.create_account(empty_database, "acme")
+    with empty_database.engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+    tables = set(inspect(empty_database.engine).get_table_names())
     upgrade(empty_database)
+    with empty_database.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == revision
+    assert set(inspect(empty_database.engine).get_table_names()) == tables
+    assert [a.id for a in accounts.list_accounts(empty_database)] == [created.id]
+    check_current(empty_database)  # what every command checks first
 
 
 def test_request_path_lookups_are_indexed(empty_database: Database) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from renvoi.store import accounts, numbers
 from renvoi.store.database import Database
-from tests.conftest import Tenant, end_other_sessions
+from tests.harness import Tenant, end_other_sessions
 
 A = "+33757000001"
 

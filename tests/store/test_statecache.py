@@ -19,7 +19,7 @@ from renvoi.domain.routing import RouteState, SipTargets, decide_route
 from renvoi.store import accounts, calls
 from renvoi.store.database import Database
 from renvoi.store.statecache import KEEP_EVENTS, MISSING, Shelf, StateCache, announce
-from tests.conftest import Tenant, forward
+from tests.harness import Tenant, forward
 
 A = "+33757000001"
 B = "+33757000002"

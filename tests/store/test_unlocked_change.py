@@ -20,7 +20,7 @@ from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.records import Principal
 from renvoi.store.statecache import CHANNEL
-from tests.conftest import Tenant, forward
+from tests.harness import Tenant, forward
 
 A = "+33757000001"
 OUTSIDE = "+33612345678"

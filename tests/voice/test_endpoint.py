@@ -1,5 +1,5 @@
 """The voicemail endpoint over a real UDP socket, without Kamailio: its refusals and its
-answers to requests outside a call (the calls themselves: tests/voice/test_voicemail.py)."""
+answers to requests outside a call (the calls themselves: tests/calls/test_voicemail.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from renvoi.store import forwarding
 from renvoi.store.database import Database
 from renvoi.voice.endpoint import VoicemailEndpoint
 from renvoi.voice.sansio import sip
-from tests.conftest import Tenant, free_udp_port
+from tests.harness import Tenant, free_udp_port
 
 A = "+33757000001"
 

@@ -12,7 +12,7 @@ from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.voice.endpoint import VoicemailEndpoint
 from renvoi.voice.spool import write_durably
-from tests.conftest import Tenant
+from tests.harness import Tenant
 
 A = "+33757000001"
 

@@ -1,0 +1,234 @@
+"""What the tests, the benches and the proofs share: scratch databases, tenants, free
+ports, and real ``renvoi serve`` processes. Not fixtures (those are ``conftest.py``'s):
+plain functions any script can call."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.types import Receive, Scope, Send
+
+from renvoi.api.app import create_app
+from renvoi.config import Settings
+from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.store import accounts, forwarding, numbers
+from renvoi.store.database import Database
+from renvoi.store.records import Principal
+
+PG_ADMIN_URL = os.environ.get(
+    "RENVOI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("RENVOI_TEST_REQUIRE_POSTGRES") == "1"
+ADMIN_TOKEN = "admin-token-for-tests"
+
+
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server, dropped afterwards; yields its URL.
+
+    Skips the test when no server answers, unless RENVOI_TEST_REQUIRE_POSTGRES=1.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Tenant:
+    """An account with a key and numbers, for the API's tests."""
+
+    account_id: str
+    key: str
+    key_id: str
+    numbers: list[str]
+
+    @property
+    def principal(self) -> Principal:
+        """Who the tenant's key speaks for."""
+        return Principal(self.key_id, self.account_id)
+
+
+def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
+    """Forward the tenant's number to ``destination``, as its key would."""
+    command = Command(e164, Setting(Mode.FORWARD, destination))
+    forwarding.change_forwarding(db, command, principal=tenant.principal, region="FR")
+
+
+def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:
+    created = accounts.create_account(db, name)
+    key = accounts.list_keys(db, created.id)[0]
+    for number in phone_numbers:
+        numbers.add_number(db, number, account_id=created.id, region="FR")
+    return Tenant(created.id, created.api_key, key.id, list(phone_numbers))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def free_udp_port(*, media: bool = True) -> int:
+    """A free UDP port; with ``media``, port + 10000 is free too (SIPp's media port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if not media:
+            return port
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+                media.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+
+
+@contextmanager
+def internal_client(settings: Settings, database: Database) -> Iterator[TestClient]:
+    """One client of both listeners' apps of one node: ``/internal/`` paths go to the
+    internal listener's (as its port would tell them apart), the rest to the API's,
+    which runs the services both share."""
+    api = create_app(settings, db=database)
+    internal = api.state.internal
+
+    async def both(scope: Scope, receive: Receive, send: Send) -> None:
+        inside = scope["type"] == "http" and scope["path"].startswith("/internal/")
+        await (internal if inside else api)(scope, receive, send)
+
+    with TestClient(both) as client:
+        yield client
+
+
+@dataclass
+class Server:
+    """A real ``renvoi serve`` process."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def internal_url(self) -> str:
+        """Where its internal endpoints listen (the route endpoint, the call reports)."""
+        return f"http://{self.env['RENVOI_INTERNAL_LISTEN']}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: the server stops its workers itself. SIGKILL: as a machine crash,
+        the whole process group at once (uvicorn's workers would otherwise outlive their
+        supervisor, still serving and still connected)."""
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+
+def start_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> Server:
+    """Start ``renvoi serve [args]`` on a free port and wait until it answers."""
+    port = port or free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
+        "RENVOI_DATABASE_URL": database_url,
+        "RENVOI_DATA_DIR": str(workdir),
+        "RENVOI_PORT": str(port),
+        "RENVOI_WORKERS": str(workers),
+        "RENVOI_LOG_LEVEL": "WARNING",
+        # The tests drive many requests from one address and key.
+        "RENVOI_RATE_KEY_PER_SECOND": "100000",
+        "RENVOI_RATE_KEY_BURST": "100000",
+        # Several servers share one PostgreSQL (max_connections 100) during a test run.
+        "RENVOI_DATABASE_POOL_SIZE": "4",
+        # Each server's voicemail endpoint and internal listener on ports of their own.
+        "RENVOI_VOICEMAIL_LISTEN": f"127.0.0.1:{free_udp_port()}",
+        "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
+        **(extra_env or {}),
+    }
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "renvoi", "serve", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, with its workers (stop)
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return Server(process, url, env, log)
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+def end_other_sessions(database: Database) -> None:
+    """PostgreSQL ends every other session of the database, as a restart would without
+    the wait: what the pools hold is dead. Returns once those sessions are gone (the
+    server ends them after answering), so that their sockets have been closed."""
+    with database.engine.connect() as conn:
+        ended = (
+            conn.execute(
+                text(
+                    "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:ended)")
+        deadline = time.monotonic() + 10
+        while True:
+            conn.rollback()  # pg_stat_activity is a snapshot per transaction
+            if not conn.execute(alive, {"ended": list(ended)}).scalar():
+                return
+            assert time.monotonic() < deadline, "sessions still alive 10 s after the end"
+            time.sleep(0.01)

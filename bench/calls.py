@@ -1,6 +1,7 @@
 """Calls per second through Kamailio and renvoi, with the route cache on and off.
 
-One command: ``.venv/bin/python bench/calls.py``. For each cache setting and each rate,
+One command: ``.venv/bin/python bench/calls.py`` (``--smoke``: a second at 10 calls/s,
+which CI runs so that the bench cannot break unseen). For each cache setting and each rate,
 SIPp offers calls at a fixed rate for a few seconds to a number forwarding to a SIPp
 "carrier"; the figures are the calls completed and failed (SIPp's statistics) and the
 INVITE→180 latency (the 180 comes from the carrier,
@@ -15,19 +16,16 @@ import csv
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import (
-    free_port,
-    make_tenant,
-)
-from tests.voice.conftest import free_udp_port, start_platform
-from tests.voice.sipp import callee_scenario, caller_scenario, run_sipp
+from bench.load import pace
+from tests.harness import free_udp_port, make_tenant
+from tests.harness.platform import start_platform
+from tests.harness.sipp import callee_scenario, caller_scenario, run_sipp
 
 from renvoi.config import Settings
 from renvoi.store.database import Database
@@ -97,7 +95,6 @@ def run(
                 "carrier",
                 callee_scenario(checks=[], ring_ms=RING_MS),
                 port=platform.trunk_port,
-                control_port=free_port(),
                 calls=total,
                 extra=["-buff_size", "4194304"],
             )
@@ -107,7 +104,6 @@ def run(
                 "caller",
                 scenario,
                 port=free_udp_port(),
-                control_port=free_port(),
                 remote=f"127.0.0.1:{platform.sip_port}",
                 calls=total,
                 extra=[
@@ -139,16 +135,6 @@ def run(
     return lines
 
 
-def pace() -> float:
-    """Seconds for ten million Python additions: how fast this machine is today, so that
-    figures from different machines can be compared."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="50,100,200,400", help="calls/s, comma-separated")
@@ -161,9 +147,15 @@ def main() -> None:
         help="Kamailio UDP workers (default: the product's)",
     )
     parser.add_argument("--no-off", action="store_true", help="skip the cache-off runs")
+    parser.add_argument(
+        "--smoke", action="store_true", help="every part, for a second at 10 calls/s (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.rates, args.seconds, args.children = "10", 1, 2
     rates = [int(r) for r in args.rates.split(",")]
-    print(f"machine pace: 10M Python additions in {pace():.2f} s")
+    if not args.smoke:
+        print(f"machine pace: 10M Python additions in {pace():.2f} s")
     print("| route cache | offered calls/s | completed | failed | INVITE→180 p50/p99 ms |")
     print("|---|---|---|---|---|")
     for cache in (True,) if args.no_off else (True, False):

@@ -1,6 +1,7 @@
 """How many voicemail calls at once the endpoint holds here, with every message intact.
 
-One command: ``.venv/bin/python bench/voicemail.py``. For each level N, SIPp places N
+One command: ``.venv/bin/python bench/voicemail.py`` (``--smoke``: one call, which CI
+runs so that the bench cannot break unseen). For each level N, SIPp places N
 simultaneous calls through Kamailio to a number in voicemail mode; each caller plays
 SIPp's 7.08 s recording after the beep and hangs up. Then it checks every stored WAV for
 the recording's 56,640 samples bit for bit, counts the emails aiosmtpd received, and
@@ -23,10 +24,9 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import free_port, make_tenant
-from tests.voice.conftest import free_udp_port, start_platform
-from tests.voice.sipp import run_sipp, voicemail_caller_scenario
-from tests.voice.test_voicemail import PCAP, pcap_samples
+from tests.harness import free_port, free_udp_port, make_tenant
+from tests.harness.platform import start_platform
+from tests.harness.sipp import PCAP, pcap_samples, run_sipp, voicemail_caller_scenario
 
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
@@ -84,7 +84,6 @@ def run(level: int, workdir: Path, expected: bytes) -> str:
             "caller",
             voicemail_caller_scenario(number=NUMBER, wait_ms=4000, pcap=PCAP),
             port=free_udp_port(),
-            control_port=free_port(),
             remote=f"127.0.0.1:{platform.sip_port}",
             calls=level,
             extra=["-l", str(level), "-r", str(level), "-buff_size", "4194304"],
@@ -106,7 +105,10 @@ def run(level: int, workdir: Path, expected: bytes) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default="1,10,25,50", help="simultaneous calls")
+    parser.add_argument("--smoke", action="store_true", help="one call (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.levels = "1"
     expected = pcap_samples(PCAP)
     print(
         "| simultaneous calls | messages stored | intact (bit for bit) | emails | "

@@ -31,7 +31,7 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import make_tenant, start_server
+from tests.harness import make_tenant, start_server
 
 from renvoi.store import numbers
 from renvoi.store.database import Database

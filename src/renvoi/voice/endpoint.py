@@ -11,6 +11,8 @@ with the RFC 3261 sections it follows:
 - BYE (§15.1.2): 200, and the message is kept. We send BYE ourselves (§15.1.1) at the
   maximum length or after a long silence.
 - OPTIONS (§11.2): 200. A request for a dialog we do not have: 481 (§12.2.2).
+- Before any of that, a request the RFC says to refuse is refused (``sansio/validate``:
+  400, 405, 406, 415, 416, 420, 501, 505), whether Kamailio is in front or not.
 
 The mailbox is the virtual number named by the first Diversion header (RFC 5806), else
 the request URI. The media is ``session.py``'s, the message's way to the database
@@ -38,11 +40,13 @@ from renvoi.store.database import Database
 from renvoi.voice import session
 from renvoi.voice.dialog import T1, Address, Call, retransmit_ok, send_bye
 from renvoi.voice.sansio import sdp, sip
+from renvoi.voice.sansio.validate import refusal
 from renvoi.voice.spool import Spool
 
 log = structlog.get_logger("renvoi.voicemail")
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+SUPPORTED = frozenset({"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"})
+ALLOW = ", ".join(sorted(SUPPORTED))
 
 
 class VoicemailEndpoint(asyncio.DatagramProtocol):
@@ -128,6 +132,19 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             return
         if not message.is_request:
             return  # responses to our BYE: nothing more to do
+        refused = refusal(message, supported=SUPPORTED)
+        if refused is not None:
+            log.info("sip_refused", status=refused.status, reason=refused.reason)
+            if message.method != "ACK":  # an ACK is never answered (§17.2.1)
+                answer = sip.response(
+                    message,
+                    refused.status,
+                    refused.reason,
+                    to_tag=secrets.token_hex(6),
+                    headers=list(refused.headers),
+                )
+                self.send(answer, addr)
+            return
         try:
             self.dispatch(message, addr)
         except sip.SipError as exc:

@@ -1,10 +1,12 @@
 """SIP messages (RFC 3261 §7, §20): parse one datagram, build requests and responses.
 
-Only what a user agent server needs, parsed strictly enough to be safe and liberally
-enough to interoperate: compact header names (§7.3.3), folded lines (§7.3.1), header
-names in any case, several values of one header on one line or several (§7.3.1),
-Content-Length bounding the body (§18.3). Anything else raises ``SipError``: a datagram
-that is not SIP is dropped, never answered with a traceback.
+Only what a user agent server needs. ``parse`` is liberal: compact header names
+(§7.3.3), folded lines (§7.3.1), header names in any case, several values of one header
+on one line or several (§7.3.1), a start line read even when it is malformed, so that
+the message can still be answered; it raises ``SipError`` only for a datagram that
+cannot be answered at all (not SIP, no header block, a header line without a colon),
+which is dropped, never answered with a traceback. Whether a parsed message must be
+refused, and how, is ``validate.py``'s.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ COMPACT = {
 LIST_HEADERS = frozenset({"via", "route", "record-route", "contact", "allow", "supported"})
 MAX_SIZE = 65_535
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
-_STATUS = re.compile(r"^SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)$")
-_REQUEST = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP/2\.0$")
+# Read liberally: a status line, or a request line however its spaces fall (the strict
+# form of each is checked by ``validate.py``).
+_STATUS = re.compile(r"^(SIP/[^ ]*) +([0-9]+) ?(.*)$")
+_REQUEST = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) +(.*?) *(SIP/[0-9A-Za-z.]+) *$")
 
 
 class SipError(ValueError):
@@ -49,6 +53,9 @@ class Message:
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)  # lower-case names
     body: bytes = b""
+    start: str = ""  # the start line as it came
+    version: str = "SIP/2.0"
+    declared_length: str | None = None  # Content-Length as written, when it is
 
     @property
     def is_request(self) -> bool:
@@ -79,10 +86,10 @@ class Message:
 
     @property
     def cseq(self) -> tuple[int, str]:
-        number, _, method = self.need("cseq").partition(" ")
+        number, _, method = self.need("cseq").strip().partition(" ")
         if not number.isdigit() or not method.strip():
             raise SipError("bad CSeq")
-        return int(number), method.strip().upper()
+        return int(number), method.strip()
 
     @property
     def branch(self) -> str:
@@ -98,11 +105,11 @@ class Message:
 
 
 def parse(data: bytes) -> Message:
-    """One SIP message from one datagram.
+    """One SIP message from one datagram, as it came: ``validate.refusal`` then says
+    whether it must be refused.
 
     Raises:
-        SipError: anything malformed, or a message without the headers every SIP
-            message must have (§8.1.1: To, From, CSeq, Call-ID, Via).
+        SipError: a datagram that cannot be answered at all.
     """
     if len(data) > MAX_SIZE:
         raise SipError("too large")
@@ -115,11 +122,11 @@ def parse(data: bytes) -> Message:
         raise SipError("header not UTF-8") from None
     lines = text.replace("\r\n", "\n").lstrip("\n").split("\n")
     start, raw_headers = lines[0], lines[1:]
-    message = Message()
+    message = Message(start=start)
     if match := _STATUS.match(start):
-        message.status, message.reason = int(match[1]), match[2]
+        message.version, message.status, message.reason = match[1], int(match[2]), match[3]
     elif match := _REQUEST.match(start):
-        message.method, message.uri = match[1].upper(), match[2]
+        message.method, message.uri, message.version = match[1], match[2], match[3]
     else:
         raise SipError("bad start line")
     unfolded: list[str] = []
@@ -133,17 +140,11 @@ def parse(data: bytes) -> Message:
         name = name.strip().lower()
         if not colon or not _TOKEN.match(name):
             raise SipError("bad header line")
-        if any(ord(c) < 32 and c != "\t" for c in value):
-            raise SipError("control character in a header")
         message.headers.append((COMPACT.get(name, name), value.strip()))
-    for required in ("to", "from", "cseq", "call-id", "via"):
-        message.need(required)
-    message.cseq  # noqa: B018 - validates it
-    length = message.get("content-length")
-    if length is not None:
-        if not length.isdigit() or int(length) > len(body):
-            raise SipError("bad Content-Length")
-        body = body[: int(length)]
+    message.declared_length = message.get("content-length")
+    length = message.declared_length
+    if length is not None and length.isdigit() and int(length) <= len(body):
+        body = body[: int(length)]  # what follows in the datagram is not this message's
     message.body = body
     return message
 
@@ -209,13 +210,20 @@ def response(
     body: bytes = b"",
 ) -> bytes:
     """A response to ``request`` (§8.2.6): its Via, From, Call-ID, CSeq, and To with our
-    tag; Record-Route copied when the response makes a dialog (§12.1.1)."""
+    tag; Record-Route copied when the response makes a dialog (§12.1.1). A header the
+    request lacks is left out (a refusal of a request missing it still goes back)."""
     copied: list[tuple[str, str]] = [("Via", v) for v in request.all("via")]
-    to = request.need("to")
-    if to_tag and param(to, "tag") is None:
+    to = request.get("to")
+    if to is not None and to_tag and param(to, "tag") is None:
         to = f"{to};tag={to_tag}"
-    copied += [("From", request.need("from")), ("To", to), ("Call-ID", request.call_id)]
-    copied.append(("CSeq", request.need("cseq")))
+    for name, value in (
+        ("From", request.get("from")),
+        ("To", to),
+        ("Call-ID", request.get("call-id")),
+        ("CSeq", request.get("cseq")),
+    ):
+        if value is not None:
+            copied.append((name, value))
     if request.method == "INVITE" and 200 <= status < 300:
         copied += [("Record-Route", v) for v in request.all("record-route")]
     return render(f"SIP/2.0 {status} {reason}", copied + (headers or []), body)

@@ -109,3 +109,56 @@ def test_a_call_id_or_caller_holding_nul_cannot_stop_the_call_records(
     # Shutting the app down wrote its call log.
     recorded = {r.call_id: r.caller for r in calls.list_calls(database, "+33757000001")}
     assert recorded == {"c2": None, "c3": "+3314"}
+
+
+def test_a_diverted_call_is_recorded_with_its_condition_and_destination(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    """Kamailio reports the fallback it took (``divert``) before the call's outcome;
+    a mode-0 number without a destination is diverted by the route itself."""
+    forward(database, tenant, "+33757000001", "+33612345678")
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+    url = "/internal/v1/calls/reports"
+    change = "/v1/vn/callforward/conditional"
+    with internal_client(settings, database) as client:
+        for body in (
+            "divert busy c1",  # no URI
+            "divert Busy sip:x c1",  # not a condition
+            "divert busy  c1",  # an empty URI
+            "divert busy sip:x",  # no Call-ID
+        ):
+            assert client.post(url, content=body, headers=AUTH).status_code == 400, body
+        for condition, param in (("busy", "0612000002"), ("unavailable", "a@example.com")):
+            assert (
+                client.post(
+                    change,
+                    json={
+                        "apiKey": tenant.key,
+                        "number": "+33757000002",
+                        "condition": condition,
+                        "type": 1 if condition == "busy" else 2,
+                        "param": param,
+                    },
+                ).status_code
+                == 200
+            )
+        assert client.get(f"{ROUTE}?call_id=c1", headers=AUTH).json()["action"] == "forward"
+        unavailable = client.get("/internal/v1/route/+33757000002?call_id=c2", headers=AUTH).json()
+        assert (unavailable["action"], unavailable["uri"]) == (
+            "voicemail",
+            "sip:+33757000002@127.0.0.1:5070",
+        )
+        reports = "divert busy sip:+33612000002@127.0.0.1:5080 c1\n200 c1\nend c1\n"
+        assert client.post(url, content=reports, headers=AUTH).json() == {"reports": 3}
+    (first,) = calls.list_calls(database, "+33757000001")
+    assert (first.status, first.diverted, first.diverted_to) == (
+        200,
+        "busy",
+        "sip:+33612000002@127.0.0.1:5080",
+    )
+    (second,) = calls.list_calls(database, "+33757000002")
+    assert (second.action, second.diverted, second.diverted_to) == (
+        "voicemail",
+        "unavailable",
+        "sip:+33757000002@127.0.0.1:5070",
+    )

@@ -27,15 +27,19 @@ URL = "/v1/vn/callforward"
 A = "+33757000001"
 
 
-def race(server: Server, bodies: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Send every body at the same moment, one thread each; return (status, code) in order."""
+def race(
+    server: Server, bodies: list[dict[str, Any]], paths: list[str] | None = None
+) -> list[tuple[int, int]]:
+    """Send every body at the same moment (to its path of ``paths``, else the seed
+    endpoint), one thread each; return (status, code) in order."""
     barrier = threading.Barrier(len(bodies))
     results: list[tuple[int, int]] = [(0, 0)] * len(bodies)
+    paths = paths or [URL] * len(bodies)
 
     def send(index: int, body: dict[str, Any]) -> None:
         with httpx2.Client(base_url=server.url, timeout=30) as http:
             barrier.wait()
-            response = http.post(URL, json=body)
+            response = http.post(paths[index], json=body)
             results[index] = (response.status_code, response.json()["code"])
 
     threads = [threading.Thread(target=send, args=(i, b)) for i, b in enumerate(bodies)]
@@ -94,6 +98,48 @@ def test_a_to_b_and_b_to_a_at_once_never_both_pass(
         a_state = numbers.get_number(database, A, region="FR")
         b_state = numbers.get_number(database, b, region="FR")
         assert not (a_state.param == b and b_state.param == A)
+
+
+@pytest.mark.parametrize(
+    ("a_to_b", "b_to_a"),
+    [
+        pytest.param({"condition": "busy"}, None, id="fallback-against-seed"),
+        pytest.param({"condition": "noAnswer"}, {"condition": "unavailable"}, id="two-fallbacks"),
+    ],
+)
+def test_loops_through_fallbacks_never_both_pass(
+    server_factory: Any,
+    tenant: Tenant,
+    database: Database,
+    a_to_b: dict[str, Any],
+    b_to_a: dict[str, Any] | None,
+) -> None:
+    """The same race through fallbacks (contract/conditions.md, "Loops"): A busy→B on
+    one endpoint and B→A on either, at once; one of them is refused with 12."""
+    b = "+33757000002"
+    server = server_factory(workers=2)
+    conditional = URL + "/conditional"
+    paths = [conditional, conditional if b_to_a else URL]
+    for _ in range(15):
+        for number, condition in ((A, a_to_b), (b, b_to_a)):
+            httpx2.post(
+                server.url + (conditional if condition else URL),
+                json={"apiKey": tenant.key, "number": number, "type": 0, **(condition or {})},
+            )
+        results = race(
+            server,
+            [
+                {"apiKey": tenant.key, "number": A, "type": 1, "param": b, **a_to_b},
+                {"apiKey": tenant.key, "number": b, "type": 1, "param": A, **(b_to_a or {})},
+            ],
+            paths,
+        )
+        assert sorted(results) == [(200, 1), (400, 12)], results
+        a_state = numbers.get_number(database, A, region="FR")
+        b_state = numbers.get_number(database, b, region="FR")
+        a_forwards = [c["param"] for c in a_state.conditions.values()]
+        b_forwards = [b_state.param, *(c["param"] for c in b_state.conditions.values())]
+        assert not (b in a_forwards and A in b_forwards)
 
 
 def test_mixed_races_leave_a_serial_history(

@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 
 from renvoi.cli import main
+from renvoi.domain.conditions import parse_fallback
+from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
+from renvoi.store import forwarding
+from tests.harness import forward, make_tenant
 
 
 @pytest.fixture
@@ -243,3 +247,29 @@ def test_a_key_is_printed_whole_however_narrow_the_terminal(
     with pytest.raises(SystemExit):
         main(["account", "countries", account["id"], "FR", "BE"])
     assert "BE, FR" in capsys.readouterr().out  # a list, not a Python repr
+
+
+def test_number_show_and_history_carry_the_fallbacks(renvoi: Any, database: Any) -> None:
+    """operator.md with conditions.md: ``"conditions"`` as the read extension shows them,
+    and each history row's ``"condition"`` (null for the primary setting)."""
+    tenant = make_tenant(database, "acme", ["+33757000001"])
+    forward(database, tenant, "+33757000001", "+33612345678")
+    command = parse_fallback(
+        {
+            "number": "+33757000001",
+            "condition": "noAnswer",
+            "type": 2,
+            "param": "ann@example.com",
+            "ringSeconds": 30,
+        },
+        region="FR",
+        refused=refused_types(DEFAULT_REFUSED_TYPES),
+    )
+    forwarding.change_fallback(database, command, principal=tenant.principal, region="FR")
+    shown = renvoi("number", "show", "+33757000001")
+    assert shown["conditions"] == {
+        "noAnswer": {"type": 2, "param": "ann@example.com", "ringSeconds": 30}
+    }
+    history = renvoi("number", "history", "+33757000001")
+    assert [(row["condition"], row["type"]) for row in history] == [("noAnswer", 2), (None, 1)]
+    assert (history[0]["ring_seconds"], history[0]["previous_ring_seconds"]) == (30, 20)

@@ -7,12 +7,9 @@ from typing import Any
 import pytest
 
 from renvoi.domain.callforward import (
-    OFF,
     Command,
     Hop,
-    Mode,
     NumberState,
-    Setting,
     decide,
     parse_command,
     parse_type,
@@ -20,6 +17,7 @@ from renvoi.domain.callforward import (
     wants_dry_run,
 )
 from renvoi.domain.codes import Code
+from renvoi.domain.modes import OFF, Mode, Setting
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
 from renvoi.errors import ContractError
 
@@ -189,13 +187,13 @@ def state(**changes: Any) -> NumberState:
     return NumberState(**{**base, **changes})
 
 
-def no_hops(_number: str) -> str | None:
-    return None
+def no_hops(_number: str) -> list[Hop]:
+    return []
 
 
 def decide_code(current: NumberState | None, wanted: Setting, hops: Any = no_hops) -> Code:
     try:
-        return decide(current, wanted, account_id="acc_1", next_hop=hops)
+        return decide(current, wanted, account_id="acc_1", next_hops=hops)
     except ContractError as exc:
         return exc.code
 
@@ -233,15 +231,16 @@ def test_decide_checks_9_to_14(current: NumberState | None, wanted: Setting, cod
     assert decide_code(current, wanted) is code
 
 
-def chain(mapping: dict[str, str], owners: dict[str, str] | None = None) -> Any:
-    """``next_hop`` over ``mapping``: every number the caller's ("acc_1") unless
-    ``owners`` says otherwise."""
+def chain(mapping: dict[str, str | list[str]], owners: dict[str, str] | None = None) -> Any:
+    """``next_hops`` over ``mapping`` (a number's forward, or all its forwards): every
+    number the caller's ("acc_1") unless ``owners`` says otherwise."""
 
-    def next_hop(number: str) -> Hop | None:
-        to = mapping.get(number)
-        return None if to is None else Hop(to, (owners or {}).get(number, "acc_1"))
+    def next_hops(number: str) -> list[Hop]:
+        to = mapping.get(number, [])
+        owner = (owners or {}).get(number, "acc_1")
+        return [Hop(each, owner) for each in ([to] if isinstance(to, str) else to)]
 
-    return next_hop
+    return next_hops
 
 
 def test_decide_refuses_a_two_number_loop() -> None:
@@ -251,7 +250,7 @@ def test_decide_refuses_a_two_number_loop() -> None:
 
 def loop_reason(hops: Any) -> str:
     with pytest.raises(ContractError) as caught:
-        decide(state(), FORWARD_A, account_id="acc_1", next_hop=hops)
+        decide(state(), FORWARD_A, account_id="acc_1", next_hops=hops)
     assert caught.value.code is Code.FORWARD_INVALID and caught.value.reason is not None
     return caught.value.reason.in_("en")
 

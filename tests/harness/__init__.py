@@ -26,7 +26,8 @@ from starlette.types import Receive, Scope, Send
 
 from renvoi.api.app import create_app
 from renvoi.config import Settings
-from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.domain.callforward import Command
+from renvoi.domain.modes import Mode, Setting
 from renvoi.store import accounts, forwarding, numbers
 from renvoi.store.database import Database
 from renvoi.store.records import Principal

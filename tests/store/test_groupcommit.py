@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import make_url
 
-from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
+from renvoi.domain.modes import Mode, Setting
 from renvoi.errors import ContractError, StoreError, StoreUnavailableError
 from renvoi.store import forwarding
 from renvoi.store.database import Database

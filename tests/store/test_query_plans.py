@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import sqlite
 
+from renvoi.domain.modes import Condition
 from renvoi.store import accounts, calls, forwarding, numbers, statecache
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
@@ -31,7 +32,7 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
         forwarding._LOCKED_STATE,
         {**E164, "b_destination": "+33757000002"},
     ),
-    "loop walk": (forwarding._FORWARDED_TO, E164),
+    "loop walk": (forwarding._FORWARDS_OF, E164),
     "change": (
         forwarding._SET_FORWARDING,
         {"b_id": 1, "b_mode": 1, "b_param": "+33612345678", "b_at": None},
@@ -47,7 +48,17 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
             "destination": None,
             "status": None,
             "started_at": None,
+            "diverted": None,
+            "diverted_to": None,
         },
+    ),
+    "a call diverted": (
+        calls._DIVERTED,
+        {"b_call_id": "c", "b_diverted": "busy", "b_diverted_to": "sip:x@y"},
+    ),
+    "a fallback changed": (
+        forwarding._SET_FALLBACK[Condition.BUSY],
+        {"b_id": 1, "b_mode": 1, "b_param": "+33612345678", "b_ring": 20, "b_at": None},
     ),
     "a call answered": (calls._ANSWERED, {"b_call_id": "c", "b_status": 200, "b_at": None}),
     "a call failed": (calls._FAILED, {"b_call_id": "c", "b_status": 486, "b_at": None}),

@@ -14,7 +14,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy.engine import make_url
 
-from renvoi.domain.callforward import Mode, Setting
+from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.routing import RouteState, SipTargets, decide_route
 from renvoi.store import accounts, calls
 from renvoi.store.database import Database

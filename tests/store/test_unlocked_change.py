@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
-from renvoi.domain.callforward import Mode, Setting
 from renvoi.domain.codes import Code
+from renvoi.domain.modes import Mode, Setting
 from renvoi.errors import ContractError
 from renvoi.store import accounts, forwarding, numbers
 from renvoi.store.database import Database
@@ -166,7 +166,7 @@ def test_the_key_and_the_state_are_one_read(database: Database, tenant: Tenant) 
 
     principal, state = read(A)
     assert principal == tenant.principal and state.row is not None
-    assert tuple(state.row[1:]) == (tenant.account_id, False, True, Mode.OFF, None, None)
+    assert tuple(state.row[1:7]) == (tenant.account_id, False, True, Mode.OFF, None, None)
     principal, state = read("+33757999999")
     assert principal == tenant.principal and state.row is None
     accounts.revoke_key(database, tenant.key_id)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from renvoi.config import Settings
-from renvoi.domain.callforward import Command, Mode, Setting
+from renvoi.domain.callforward import Command
+from renvoi.domain.modes import Mode, Setting
 from renvoi.store import forwarding
 from renvoi.store.database import Database
 from renvoi.voice.endpoint import VoicemailEndpoint

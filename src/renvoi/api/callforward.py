@@ -27,8 +27,10 @@ from renvoi.api.direct import DirectRoute, query_parameter
 from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.openapi import responses
 from renvoi.api.owned import owned, require
-from renvoi.domain.callforward import Mode, parse_command, require_api_key, wants_dry_run
+from renvoi.domain.callforward import parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import Code
+from renvoi.domain.conditions import parse_fallback
+from renvoi.domain.modes import Condition, Mode
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError
 from renvoi.store import forwarding
@@ -127,10 +129,86 @@ async def set_callforward(request: Request) -> Response:
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
+CONDITIONAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **FIELDS_SCHEMA["properties"],
+        "condition": {
+            "type": "string",
+            "enum": [condition.value for condition in Condition],
+            "description": "When the fallback is taken: the primary destination answers "
+            "busy (486, 600), does not answer within the ring time, or cannot be reached "
+            "(no answer in 8 s; 408, 480, 502, 503, 504).",
+        },
+        "type": {
+            **FIELDS_SCHEMA["properties"]["type"],
+            "description": "0 removes this condition's fallback, 1 forwards to `param`, 2 "
+            "sends the call to voicemail notified to `param`.",
+        },
+        "ringSeconds": {
+            "description": "With `noAnswer` only: how long the primary destination rings "
+            "first, 5 to 120 s (20 until set). Absent keeps the current value.",
+            "oneOf": [
+                {"type": "integer", "minimum": 5, "maximum": 120},
+                {"type": "string", "pattern": "^[0-9]{1,3}$"},
+            ],
+        },
+    },
+    "required": ["apiKey", "number", "condition", "type"],
+}
+
+
+@hot.post(
+    "/callforward/conditional",
+    summary="Set a fallback on busy, no answer or unavailable (renvoi extension)",
+    description="What a number does when its primary destination does not take a call "
+    "(contract/conditions.md). Same body rules, limits and successes as the seed "
+    "endpoint; checks run in the contract's order, the first that fails answers.",
+    responses=responses("1: Callforward enabled; 2: Callforward disabled; 3: Voicemail enabled"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": CONDITIONAL_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": CONDITIONAL_SCHEMA},
+            },
+        }
+    },
+)
+async def set_conditional(request: Request) -> Response:
+    """Set, change or remove one condition's fallback on a virtual number."""
+    services = services_of(request)
+    check_address(services, request)
+    fields = parse_fields(await read_body(request), request.headers.get("content-type"))
+    request.state.format = wanted_format(fields.get("_format"))
+    dry_run = request.state.dry_run = wants_dry_run(fields)
+    api_key = require_api_key(fields)
+    region = services.settings.default_region
+    principal = await authenticate(services, request, api_key)  # check 2 answers first
+    command = parse_fallback(fields, region=region, refused=services.refused)
+    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
+        check_country(command.wanted.param, principal.countries)
+    e164 = normalize_number(command.number, region=region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    applied = await forwarding.apply_fallback_async(
+        services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
+    )
+    if applied.dry_run:
+        return render(
+            envelope(applied.code, success=True, dryRun=True), fmt=request_format(request)
+        )
+    services.cache.invalidate(applied.number)
+    return render(envelope(applied.code, success=True), fmt=request_format(request))
+
+
 @hot.get(
     "/callforward",
     summary="Read a number's forwarding (renvoi extension)",
-    responses=responses("200: OK, with number, type, param, status and updatedAt"),
+    responses=responses(
+        "200: OK, with number, type, param, status, updatedAt and conditions (the "
+        "fallbacks by condition)"
+    ),
     openapi_extra={
         "parameters": [
             query_parameter("number", "The virtual number, in any accepted spelling."),
@@ -171,5 +249,6 @@ async def get_callforward(request: Request) -> Response:
         param=record.param,
         status=record.status,
         updatedAt=as_json(record.updated_at),
+        conditions=record.conditions,
     )
     return render(body, fmt=request_format(request))

@@ -26,7 +26,8 @@ async def get_calls(
     number: NumberQuery = None,
     limit: LimitQuery = 100,
 ) -> Response:
-    """List the calls routed to a number: caller, action, destination, status, duration."""
+    """List the calls routed to a number: caller, action, destination, status, duration,
+    and the fallback that took it (``diverted``, ``divertedTo``)."""
     return await listing(
         request,
         services,
@@ -45,5 +46,7 @@ async def get_calls(
             "answeredAt": as_json(call.answered_at),
             "endedAt": as_json(call.ended_at),
             "duration": call.duration,
+            "diverted": call.diverted,
+            "divertedTo": call.diverted_to,
         },
     )

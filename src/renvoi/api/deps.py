@@ -19,8 +19,9 @@ from renvoi.api.envelope import wanted_format
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import KeyUsage
 from renvoi.config import Settings
-from renvoi.domain.callforward import Setting, require_api_key
+from renvoi.domain.callforward import require_api_key
 from renvoi.domain.codes import Code
+from renvoi.domain.modes import Setting
 from renvoi.domain.numbers import normalize_number, stored_spelling
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError

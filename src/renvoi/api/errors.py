@@ -52,6 +52,8 @@ STATUS: dict[Code, int] = {
     Code.ALREADY_DISABLED: 409,
     Code.TOO_MANY_REQUESTS: 429,
     Code.UNAVAILABLE: 503,
+    Code.CONDITION: 400,
+    Code.RING_TIME: 400,
 }
 
 # Code 4 has one status per way a request is malformed.

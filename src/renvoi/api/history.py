@@ -26,7 +26,8 @@ async def get_history(
     number: NumberQuery = None,
     limit: LimitQuery = 100,
 ) -> Response:
-    """List the changes made to a number's forwarding, newest first."""
+    """List the changes made to a number's forwarding, newest first: of its primary
+    setting (``condition`` null) and of its fallbacks."""
     region = services.settings.default_region
     return await listing(
         request,
@@ -43,5 +44,8 @@ async def get_history(
             "previousParam": change.previous_param,
             "changedAt": as_json(change.changed_at),
             "keyId": change.key_id,
+            "condition": change.condition,
+            "ringSeconds": change.ring_seconds,
+            "previousRingSeconds": change.previous_ring_seconds,
         },
     )

@@ -10,6 +10,8 @@ state cache (``store/statecache.py``) and the decision from ``domain.routing``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import orjson
 import structlog
 from starlette.applications import Starlette
@@ -30,7 +32,8 @@ from renvoi.api.deps import (
 from renvoi.api.envelope import render
 from renvoi.api.middleware import RequestContext
 from renvoi.config import is_loopback
-from renvoi.domain.routing import NOT_FOUND, count_diversions, decide_route
+from renvoi.domain.modes import Condition
+from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
 from renvoi.errors import ContractError
 
 log = structlog.get_logger("renvoi.routing")
@@ -108,38 +111,81 @@ async def route(request: Request) -> Response:
             e164=e164, call_id=call_id, caller=_caller(request), route=decision
         )
     log.info("route", number=e164 or number, action=decision.action, status=decision.status)
-    return render(
-        {
-            "action": decision.action,
-            "status": decision.status,
-            "reason": decision.reason,
-            "uri": decision.uri or "",
-            "diversion": decision.diversion or "",
-        }
-    )
+    return render(route_answer(decision))
 
 
-def parse_reports(body: bytes) -> list[tuple[str, int | None]] | None:
-    """The reports of a batch: one per line, ``<status> <Call-ID>`` for a call's final
-    status (100 to 699) or ``end <Call-ID>`` for its hang-up. A Call-ID never holds a
-    line break (RFC 3261 §25.1), so lines need no escaping. ``None`` if any line is bad:
-    Kamailio writes them, so a bad one is a bug to see, not a report to guess at."""
-    reports: list[tuple[str, int | None]] = []
+def route_answer(route: Route) -> dict[str, object]:
+    """The route endpoint's answer: flat, every field always there (Kamailio reads each
+    with ``jansson_get``); a condition without a fallback has empty strings."""
+    answer: dict[str, object] = {
+        "action": route.action,
+        "status": route.status,
+        "reason": route.reason,
+        "uri": route.uri or "",
+        "diversion": route.diversion or "",
+        "ring_seconds": route.ring_seconds,
+    }
+    for condition in Condition:
+        divert = route.fallback(condition)
+        name = _FALLBACK_FIELD[condition]
+        answer[name] = divert.uri if divert else ""
+        answer[f"{name}_diversion"] = divert.diversion if divert else ""
+    return answer
+
+
+# The route answer's field for each condition's fallback (Kamailio's names).
+_FALLBACK_FIELD = {
+    Condition.BUSY: "busy",
+    Condition.NO_ANSWER: "no_answer",
+    Condition.UNAVAILABLE: "unavailable",
+}
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """One line of a batch of reports: a call's final status, its hang-up (``status``
+    None), or the fallback it was taken to (``diverted``, and where)."""
+
+    call_id: str
+    status: int | None = None
+    diverted: Condition | None = None
+    diverted_to: str = ""
+
+
+def parse_reports(body: bytes) -> list[CallReport] | None:
+    """The reports of a batch, one per line: ``<status> <Call-ID>`` for a call's final
+    status (100 to 699), ``end <Call-ID>`` for its hang-up, ``divert <condition> <URI>
+    <Call-ID>`` for a fallback taken. A Call-ID never holds a line break (RFC 3261
+    §25.1), so lines need no escaping; it is the rest of the line. ``None`` if any line
+    is bad: Kamailio writes them, so a bad one is a bug to see, not a report to guess
+    at."""
+    reports: list[CallReport] = []
     # Split on line feeds only: str.splitlines would also split a Call-ID at the
     # exotic separators (\x1c, \x85, \u2028...) that a caller may have put in it.
     for line in body.decode("utf-8", "replace").split("\n"):
         if not line:
             continue
-        kind, _, call_id = line.partition(" ")
-        if not _recordable(call_id):
+        kind, _, rest = line.partition(" ")
+        report = _report(kind, rest)
+        if report is None or not _recordable(report.call_id):
             return None
-        if kind == "end":
-            reports.append((call_id, None))
-        elif kind.isascii() and kind.isdigit() and 100 <= int(kind) <= 699:
-            reports.append((call_id, int(kind)))
-        else:
-            return None
+        reports.append(report)
     return reports
+
+
+def _report(kind: str, rest: str) -> CallReport | None:
+    if kind == "end":
+        return CallReport(rest)
+    if kind == "divert":
+        name, _, rest = rest.partition(" ")
+        uri, _, call_id = rest.partition(" ")
+        condition = Condition.named(name)
+        if condition is None or not uri or NUL in uri:
+            return None
+        return CallReport(call_id, diverted=condition, diverted_to=uri)
+    if kind.isascii() and kind.isdigit() and 100 <= int(kind) <= 699:
+        return CallReport(rest, status=int(kind))
+    return None
 
 
 async def call_reports(request: Request) -> Response:
@@ -157,12 +203,17 @@ async def call_reports(request: Request) -> Response:
         return _bad(f"at most {MAX_BODY} bytes of reports", status=413)
     reports = parse_reports(body)
     if reports is None:
-        return _bad("one report per line: '<status 100-699> <Call-ID>' or 'end <Call-ID>'")
-    for call_id, status in reports:
-        if status is None:
-            services.call_log.ended(call_id)
+        return _bad(
+            "one report per line: '<status 100-699> <Call-ID>', 'end <Call-ID>' or "
+            "'divert <condition> <URI> <Call-ID>'"
+        )
+    for report in reports:
+        if report.diverted is not None:
+            services.call_log.diverted(report.call_id, report.diverted, report.diverted_to)
+        elif report.status is None:
+            services.call_log.ended(report.call_id)
         else:
-            services.call_log.outcome(call_id, status)
+            services.call_log.outcome(report.call_id, report.status)
     return render({"reports": len(reports)})
 
 

@@ -12,26 +12,18 @@ They fall in three groups by what they need to know:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 from renvoi.domain.codes import Code, Reason
 from renvoi.domain.emails import normalize_email
+from renvoi.domain.modes import NO_FALLBACKS, OFF, Fallbacks, Mode, Setting
 from renvoi.domain.numbers import check_destination, normalize_number
 from renvoi.errors import ContractError
 
-# How far the loop check follows a chain of platform numbers before calling it a loop:
-# longer chains are not a real customer's set-up, and the walk must end.
+# How many platform numbers the loop check reads before calling the set-up a loop:
+# larger ones are not a real customer's, and the walk must end.
 MAX_CHAIN = 32
-
-
-class Mode(IntEnum):
-    """What happens to calls on a number (the request's ``type``)."""
-
-    OFF = 0
-    FORWARD = 1
-    VOICEMAIL = 2
 
 
 SUCCESS: dict[Mode, Code] = {
@@ -39,17 +31,6 @@ SUCCESS: dict[Mode, Code] = {
     Mode.FORWARD: Code.CALLFORWARD_ENABLED,
     Mode.VOICEMAIL: Code.VOICEMAIL_ENABLED,
 }
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A number's forwarding: the mode and its parameter (E.164 or normalized email)."""
-
-    mode: Mode
-    param: str | None = None
-
-
-OFF = Setting(Mode.OFF)
 
 
 @dataclass(frozen=True)
@@ -62,8 +43,9 @@ class Command:
 
 @dataclass(frozen=True)
 class Hop:
-    """A platform number's forward, as the loop check walks it: where the number
-    forwards to, and the account the number belongs to."""
+    """A platform number's forward (its primary one, or a fallback's), as the loop
+    check walks it: where the number forwards to, and the account the number belongs
+    to."""
 
     to: str
     account_id: str
@@ -78,6 +60,19 @@ class NumberState:
     suspended: bool
     voice: bool
     setting: Setting
+    fallbacks: Fallbacks = NO_FALLBACKS
+
+
+# Where a platform number's calls may be forwarded (every forward of ``forwards``), for
+# the loop walk; nothing for a number that is not on the platform.
+NextHops = Callable[[str], Sequence[Hop]]
+
+
+def forwards(setting: Setting, fallbacks: Fallbacks) -> list[str]:
+    """Every number a number's calls may be forwarded to: its primary forward and its
+    forwarding fallbacks (the edges the loop walk follows)."""
+    settings = [setting, *(fallback for _, fallback in fallbacks.set())]
+    return [s.param for s in settings if s.mode is Mode.FORWARD and s.param is not None]
 
 
 def _text(value: object) -> str | None:
@@ -155,67 +150,103 @@ def parse_command(fields: Mapping[str, object], *, region: str, refused: frozens
     Raises:
         ContractError: code 5, 6, 7, 8, 9 or 12.
     """
-    number = _text(fields.get("number"))
-    if number is None:
-        raise ContractError(Code.NUMBER_REQUIRED)
+    number = require_number(fields)
     mode = parse_type(fields.get("type"), present="type" in fields)
     if mode is Mode.OFF:
         return Command(number, OFF)
+    param = require_param(fields)
+    return Command(number, check_param(mode, param, number, region=region, refused=refused))
+
+
+def require_number(fields: Mapping[str, object]) -> str:
+    """Check 3: the virtual number is present (as sent; the store normalizes it).
+
+    Raises:
+        ContractError: code 5.
+    """
+    number = _text(fields.get("number"))
+    if number is None:
+        raise ContractError(Code.NUMBER_REQUIRED)
+    return number
+
+
+def require_param(fields: Mapping[str, object]) -> str:
+    """Check 6: ``param`` is present (types 1 and 2).
+
+    Raises:
+        ContractError: code 8.
+    """
     param = _text(fields.get("param"))
     if param is None:
         raise ContractError(Code.PARAM_REQUIRED)
+    return param
+
+
+def check_param(
+    mode: Mode, param: str, number: str, *, region: str, refused: frozenset[int]
+) -> Setting:
+    """Checks 7 and 8: type 2's email is valid, type 1's destination a number that
+    can take calls and is not ``number`` itself; returns them normalized.
+
+    Raises:
+        ContractError: code 9 or 12.
+    """
     if mode is Mode.VOICEMAIL:
-        return Command(number, Setting(mode, normalize_email(param)))
+        return Setting(mode, normalize_email(param))
     virtual = normalize_number(number, region=region)
     destination = check_destination(param, region=region, refused=refused, virtual=virtual)
-    return Command(number, Setting(mode, destination))
+    return Setting(mode, destination)
 
 
-def _check_loop(
-    number: str, destination: str, account_id: str, next_hop: Callable[[str], Hop | None]
-) -> None:
-    """Check 11b: forwarding ``number`` to ``destination`` must not lead back to ``number``.
+def check_loop(number: str, destination: str, account_id: str, next_hops: NextHops) -> None:
+    """Check 11b: forwarding ``number`` to ``destination`` must not lead back to
+    ``number`` through any forward a call may take (primary ones and fallbacks).
 
     The reason names the chain only when every number on it is the caller's own. A
     chain through another account's number is refused (the contract's 11b) with no
     chain at all: the refusal cannot help telling that the destination leads back, but
     nothing more of another tenant's set-up is told.
-    """
-    chain = [destination]
-    own = True
-    for _ in range(MAX_CHAIN):
-        hop = next_hop(chain[-1])
-        if hop is None:
-            return
-        own = own and hop.account_id == account_id
-        if hop.to == number and own:
-            shown = " → ".join([number, *chain, number])
-            raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": shown}))
-        if hop.to == number or hop.to in chain:
-            break  # back to the number through another account's, or a loop elsewhere
-        chain.append(hop.to)
-    # Those, and a chain too long to follow, are refused without a chain.
-    raise ContractError(Code.FORWARD_INVALID, reason=Reason("loop_untold"))
-
-
-def decide(
-    state: NumberState | None,
-    wanted: Setting,
-    *,
-    account_id: str,
-    next_hop: Callable[[str], Hop | None],
-) -> Code:
-    """Checks 9 to 14 on the number's current state; returns the success code.
-
-    Args:
-        state: the number as stored, or None when it is not on the platform.
-        wanted: what the request asks for.
-        account_id: the account of the API key.
-        next_hop: where a platform number forwards to (mode 1) and whose it is, or
-            None: the loop check walks the chain with it.
 
     Raises:
-        ContractError: code 13, 15, 14, 12 (loop), 16, 17 or 18.
+        ContractError: code 12, with the loop's reason.
+    """
+    path = [destination]  # from the destination to the number being read
+    done: set[str] = set()  # numbers that cannot lead back
+    reads = 0
+
+    def visit(current: str, own: bool) -> None:
+        nonlocal reads
+        reads += 1
+        if reads > MAX_CHAIN:
+            raise _loop(number, None)  # too large to follow
+        for hop in next_hops(current):
+            own_hop = own and hop.account_id == account_id
+            if hop.to == number:
+                raise _loop(number, list(path) if own_hop else None)
+            if hop.to in path:
+                raise _loop(number, None)  # a loop elsewhere, which calls would enter
+            if hop.to not in done:
+                path.append(hop.to)
+                visit(hop.to, own_hop)
+                path.pop()
+        done.add(current)
+
+    visit(destination, True)
+
+
+def _loop(number: str, path: list[str] | None) -> ContractError:
+    """Code 12 for a loop: naming its chain, or (``None``) not."""
+    if path is None:
+        return ContractError(Code.FORWARD_INVALID, reason=Reason("loop_untold"))
+    shown = " → ".join([number, *path, number])
+    return ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": shown}))
+
+
+def check_number(state: NumberState | None, account_id: str) -> NumberState:
+    """Checks 9 to 11: the number is the key's, not suspended, and takes calls.
+
+    Raises:
+        ContractError: code 13, 15 or 14.
     """
     # A key never learns that another account's number exists: same answer as nowhere.
     if state is None or state.account_id != account_id:
@@ -224,15 +255,39 @@ def decide(
         raise ContractError(Code.NUMBER_DISABLED)
     if not state.voice:
         raise ContractError(Code.NO_CALL_FORWARDING)
+    return state
+
+
+ALREADY: dict[Mode, Code] = {
+    Mode.FORWARD: Code.ALREADY_FORWARDING,
+    Mode.VOICEMAIL: Code.ALREADY_VOICEMAIL,
+    Mode.OFF: Code.ALREADY_DISABLED,
+}
+
+
+def decide(
+    state: NumberState | None,
+    wanted: Setting,
+    *,
+    account_id: str,
+    next_hops: NextHops,
+) -> Code:
+    """Checks 9 to 14 on the number's current state; returns the success code.
+
+    Args:
+        state: the number as stored, or None when it is not on the platform.
+        wanted: what the request asks for.
+        account_id: the account of the API key.
+        next_hops: where a platform number's calls may be forwarded, and whose it
+            is: the loop check walks the forwards with it.
+
+    Raises:
+        ContractError: code 13, 15, 14, 12 (loop), 16, 17 or 18.
+    """
+    state = check_number(state, account_id)
     if wanted.mode is Mode.FORWARD:
         assert wanted.param is not None  # parse_command guarantees it
-        _check_loop(state.number, wanted.param, account_id, next_hop)
+        check_loop(state.number, wanted.param, account_id, next_hops)
     if state.setting == wanted:
-        raise ContractError(
-            {
-                Mode.FORWARD: Code.ALREADY_FORWARDING,
-                Mode.VOICEMAIL: Code.ALREADY_VOICEMAIL,
-                Mode.OFF: Code.ALREADY_DISABLED,
-            }[wanted.mode]
-        )
+        raise ContractError(ALREADY[wanted.mode])
     return SUCCESS[wanted.mode]

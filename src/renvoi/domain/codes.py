@@ -1,6 +1,7 @@
 """The contract's codes and their messages, in English and French.
 
-The English messages are ``contract/callforward.md``'s; the French ones are the SMS
+The English messages are ``contract/callforward.md``'s (21 and 22:
+``contract/conditions.md``'s); the French ones are the SMS
 Partner page's table where it has them, ours where it is silent (invalid key, codes 4, 19
 and 20, the reasons of code 12). Success messages are English in both languages: the
 contract fixes those bodies byte for byte. HTTP statuses are not here: they belong to the
@@ -38,6 +39,9 @@ class Code(IntEnum):
     ALREADY_DISABLED = 18
     TOO_MANY_REQUESTS = 19
     UNAVAILABLE = 20
+    # contract/conditions.md: the fallbacks' endpoint.
+    CONDITION = 21
+    RING_TIME = 22
     # The read extensions answer with the platform's generic success code.
     OK = 200
 
@@ -81,6 +85,9 @@ MESSAGES: dict[str, Text] = {
     "ALREADY_DISABLED": Text(
         "Callforward already disabled", "Le transfert d’appel est déjà désactivé"
     ),
+    "CONDITION": Text("Condition is not valid", "La condition n’est pas valide"),
+    "condition_required": Text("Condition is required", "La condition est requise"),
+    "RING_TIME": Text("Ring time is not valid", "La durée de sonnerie n’est pas valide"),
     "TOO_MANY_REQUESTS": Text("Too many requests", "Trop de requêtes"),
     "UNAVAILABLE": Text("Service temporarily unavailable", "Service temporairement indisponible"),
     "internal": Text("Internal server error", "Erreur interne du serveur"),
@@ -185,7 +192,8 @@ def message(
         code: the contract code.
         language: ``"fr"`` or ``"en"``.
         detail: a key of ``MESSAGES`` when the code has more than one message
-            (code 4's variants, the invalid key of code 10, code 20's internal fault).
+            (code 4's variants, the invalid key of code 10, the absent condition of
+            code 21, code 20's internal fault).
         reason: for code 12, why the destination was refused.
     """
     text = MESSAGES[detail or code.name].in_(language)

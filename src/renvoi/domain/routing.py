@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from renvoi.domain.callforward import Mode, Setting
+from renvoi.domain.conditions import CONDITION_OF_REASON, DIVERSION_REASON
+from renvoi.domain.modes import NO_FALLBACKS, Condition, Fallbacks, Mode, Setting
 
 # voice.md: a call already diverted this many times is a loop between platforms (482).
 MAX_DIVERSIONS = 5
@@ -28,6 +29,16 @@ class RouteState:
     voice: bool
     setting: Setting
     sip_destination: str | None
+    fallbacks: Fallbacks = NO_FALLBACKS
+
+
+@dataclass(frozen=True)
+class Divert:
+    """Where a call goes on a condition: the request URI, and the ``Diversion`` entry
+    that says why (RFC 5806), put first."""
+
+    uri: str
+    diversion: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,10 @@ class Route:
     """The action for one call: a new request URI, or a final status.
 
     ``diversion`` is the value of the ``Diversion`` header to add (RFC 5806), if any.
+    ``fallbacks`` are where the call goes when the destination does not take it, by
+    condition (``contract/conditions.md``), and ``ring_seconds`` how long it rings
+    before the no-answer one (0: no such fallback). ``diverted`` is set when the route
+    is itself a fallback (a mode-0 number without a destination).
     """
 
     action: Action
@@ -42,6 +57,12 @@ class Route:
     reason: str = ""
     uri: str | None = None
     diversion: str | None = None
+    fallbacks: tuple[tuple[Condition, Divert], ...] = ()
+    ring_seconds: int = 0
+    diverted: Condition | None = None
+
+    def fallback(self, condition: Condition) -> Divert | None:
+        return next((divert for c, divert in self.fallbacks if c is condition), None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +141,7 @@ def _refused(state: RouteState | None) -> Route | None:
 
 
 def decide_route(state: RouteState | None, *, diversions: int, targets: SipTargets) -> Route:
-    """The action for a new call to a number.
+    """The action for a new call to a number, with its fallbacks.
 
     Args:
         state: the number, or None when it is not on the platform.
@@ -133,26 +154,73 @@ def decide_route(state: RouteState | None, *, diversions: int, targets: SipTarge
     if refused is not None or state is None:
         return refused or NOT_FOUND
     setting = state.setting
+    if setting.mode is Mode.VOICEMAIL:
+        # Answered by itself: its fallbacks are kept, unused.
+        return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
+    fallbacks = tuple(
+        (condition, divert(state.number, condition, fallback, targets))
+        for condition, fallback in state.fallbacks.set()
+    )
+    no_answer = any(condition is Condition.NO_ANSWER for condition, _ in fallbacks)
+    ring_seconds = state.fallbacks.ring_seconds if no_answer else 0
     if setting.mode is Mode.FORWARD and setting.param:
         return Route(
             "forward",
-            uri=f"sip:{setting.param}@{targets.trunk}",
+            uri=_trunk(setting.param, targets),
             diversion=f"<sip:{state.number}@{targets.proxy}>;reason=unconditional",
+            fallbacks=fallbacks,
+            ring_seconds=ring_seconds,
         )
-    if setting.mode is Mode.VOICEMAIL:
-        return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
     if state.sip_destination:
-        return Route("normal", uri=state.sip_destination)
-    return UNAVAILABLE
+        return Route(
+            "normal", uri=state.sip_destination, fallbacks=fallbacks, ring_seconds=ring_seconds
+        )
+    # No destination to ring: unavailable at once, and its fallback taken at once.
+    fallback = state.fallbacks.unavailable
+    if fallback.mode is Mode.OFF:
+        return UNAVAILABLE
+    taken = divert(state.number, Condition.UNAVAILABLE, fallback, targets)
+    action: Action = "forward" if fallback.mode is Mode.FORWARD else "voicemail"
+    return Route(action, uri=taken.uri, diversion=taken.diversion, diverted=Condition.UNAVAILABLE)
 
 
-def mailbox_of(state: RouteState | None) -> Mailbox | Route:
+def divert(number: str, condition: Condition, fallback: Setting, targets: SipTargets) -> Divert:
+    """Where a call to ``number`` goes on ``condition``: the trunk for a forward, the
+    voicemail endpoint (the number's own mailbox) for voicemail."""
+    if fallback.mode is Mode.FORWARD and fallback.param:
+        uri = _trunk(fallback.param, targets)
+    else:
+        uri = f"sip:{number}@{targets.voicemail}"
+    reason = DIVERSION_REASON[condition]
+    return Divert(uri, f"<sip:{number}@{targets.proxy}>;reason={reason}")
+
+
+def _trunk(destination: str, targets: SipTargets) -> str:
+    return f"sip:{destination}@{targets.trunk}"
+
+
+def diversion_condition(entry: str) -> Condition | None:
+    """The condition a ``Diversion`` entry's ``reason`` names (RFC 5806), or None."""
+    _, _, params = entry.rpartition(">")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "reason":
+            return CONDITION_OF_REASON.get(value.strip().strip('"').lower())
+    return None
+
+
+def mailbox_of(state: RouteState | None, condition: Condition | None = None) -> Mailbox | Route:
     """What the voicemail endpoint does with a call for this number: take a message into
-    its mailbox, or refuse it as ``decide_route`` would (404, 403), or with 480 when the
-    number is not in voicemail mode (any more)."""
+    its mailbox (in mode 2; or, on ``condition``, for a voicemail fallback of that
+    condition), or refuse it as ``decide_route`` would (404, 403), or with 480 when the
+    number takes no message (any more)."""
     refused = _refused(state)
     if refused is not None or state is None:
         return refused or NOT_FOUND
     if state.setting.mode is Mode.VOICEMAIL and state.setting.param:
         return Mailbox(state.number, state.setting.param)
+    if condition is not None:
+        fallback = state.fallbacks.of(condition)
+        if fallback.mode is Mode.VOICEMAIL and fallback.param:
+            return Mailbox(state.number, fallback.param)
     return UNAVAILABLE

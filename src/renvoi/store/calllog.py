@@ -94,6 +94,9 @@ class CallLog:
     def ended(self, call_id: str) -> None:
         self._add(Report(call_id, None, self._clock()))
 
+    def diverted(self, call_id: str, condition: str, destination: str) -> None:
+        self._add(Report(call_id, None, self._clock(), condition, destination))
+
     def _add(self, event: Event) -> None:
         if len(self._events) == self._limit:
             log.warning("call_log_full", limit=self._limit)

@@ -31,27 +31,33 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from renvoi.domain.callforward import Mode, Setting
+from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.routing import Route, RouteState
 from renvoi.store.database import BATCH_ROWS, Database
 from renvoi.store.models import Call, Number, UTCDateTime
-from renvoi.store.numbers import newest
+from renvoi.store.numbers import FALLBACK_COLUMNS, fallbacks_from_row, newest
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import CallRecord
 
 _ROUTE_STATE = select(
-    Number.suspended, Number.voice, Number.mode, Number.param, Number.sip_destination
+    Number.suspended,
+    Number.voice,
+    Number.mode,
+    Number.param,
+    Number.sip_destination,
+    *FALLBACK_COLUMNS,
 ).where(Number.e164 == bindparam("b_e164"))
 
 
 def _route_state(e164: str, row: tuple[Any, ...]) -> RouteState:
-    suspended, voice, mode, param, sip_destination = row
+    suspended, voice, mode, param, sip_destination = row[:5]
     return RouteState(
         number=e164,
         suspended=suspended,
         voice=voice,
         setting=Setting(Mode(mode), param),
         sip_destination=sip_destination,
+        fallbacks=fallbacks_from_row(row[5:]),
     )
 
 
@@ -74,11 +80,18 @@ _NEW_CALL: dict[str, TypeEngine[Any]] = {
     "destination": String(),
     "status": SmallInteger(),
     "started_at": UTCDateTime(),
+    "diverted": String(),
+    "diverted_to": String(),
 }
 _REPORT: dict[str, TypeEngine[Any]] = {
     "b_call_id": String(),
     "b_status": SmallInteger(),
     "b_at": UTCDateTime(),
+}
+_DIVERT: dict[str, TypeEngine[Any]] = {
+    "b_call_id": String(),
+    "b_diverted": String(),
+    "b_diverted_to": String(),
 }
 
 
@@ -145,10 +158,21 @@ def _reported(v: Values) -> tuple[Update, Update, Update]:
     return answered, failed, ended
 
 
+def _diverted(v: Values) -> Update:
+    """A call taken to a fallback: the condition, and where it went."""
+    return (
+        update(Call)
+        .where(Call.call_id == v["b_call_id"], Call.status.is_(None))
+        .values(diverted=v["b_diverted"], diverted_to=v["b_diverted_to"])
+    )
+
+
 _INSERT_CALLS = _insert_call(_one(_NEW_CALL))
 _INSERT_CALLS_BATCH = _insert_calls(*_batch(_NEW_CALL))
 _ANSWERED, _FAILED, _ENDED = _reported(_one(_REPORT))
 _REPORTED_BATCH = _reported(_batch(_REPORT)[0])
+_DIVERTED = _diverted(_one(_DIVERT))
+_DIVERTED_BATCH = _diverted(_batch(_DIVERT)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +199,8 @@ def insert_calls(db: Database, conn: Connection, new: Sequence[NewCall]) -> None
                 "destination": call.route.uri,
                 "status": call.route.status or None,
                 "started_at": call.at,
+                "diverted": call.route.diverted,
+                "diverted_to": call.route.uri if call.route.diverted else None,
             }
             for call in new
         ],
@@ -186,11 +212,13 @@ def insert_calls(db: Database, conn: Connection, new: Sequence[NewCall]) -> None
 @dataclass(frozen=True, slots=True)
 class Report:
     """What became of a routed call: its final SIP status, or (``status`` None) its
-    hang-up."""
+    hang-up; or (``diverted`` set) the fallback it was taken to, and where."""
 
     call_id: str
     status: int | None
     at: datetime
+    diverted: str | None = None
+    diverted_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -220,6 +248,7 @@ def apply_reports(db: Database, conn: Connection, reports: Sequence[Report]) -> 
     answered: list[dict[str, object]] = []
     failed: list[dict[str, object]] = []
     ended: list[dict[str, object]] = []
+    diverted: list[dict[str, object]] = []
     waiting: list[Report] = []
     for report in reports:
         record = awaits.get(report.call_id)
@@ -230,6 +259,16 @@ def apply_reports(db: Database, conn: Connection, reports: Sequence[Report]) -> 
         }
         if record is None:
             waiting.append(report)
+        elif report.diverted is not None:
+            # Before its outcome, always (the proxy reports in order); applied first.
+            if record.outcome:
+                diverted.append(
+                    {
+                        "b_call_id": report.call_id,
+                        "b_diverted": report.diverted,
+                        "b_diverted_to": report.diverted_to,
+                    }
+                )
         elif report.status is not None:
             if record.outcome:
                 record.outcome = False
@@ -240,6 +279,7 @@ def apply_reports(db: Database, conn: Connection, reports: Sequence[Report]) -> 
             ended.append(params)
         elif record.outcome:
             waiting.append(report)  # its answer is still on its way
+    db.execute_batch(conn, diverted, each=_DIVERTED, together=_DIVERTED_BATCH)
     each = (_ANSWERED, _FAILED, _ENDED)
     for one, together, rows in zip(each, _REPORTED_BATCH, (answered, failed, ended), strict=True):
         db.execute_batch(conn, rows, each=one, together=together)
@@ -271,6 +311,8 @@ _CALL_COLUMNS = (
     Call.started_at,
     Call.answered_at,
     Call.ended_at,
+    Call.diverted,
+    Call.diverted_to,
 )
 
 

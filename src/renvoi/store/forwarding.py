@@ -23,15 +23,22 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.orm import aliased
 
-from renvoi.domain.callforward import Command, Hop, Mode, NumberState, Setting, decide
+from renvoi.domain.callforward import Command, Hop, NextHops, NumberState, decide, forwards
 from renvoi.domain.codes import Code
+from renvoi.domain.conditions import FallbackCommand, decide_fallback
+from renvoi.domain.modes import Condition, Fallbacks, Mode, Setting
 from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError
 from renvoi.store.accounts import principal_of
 from renvoi.store.database import AnySelect, Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Change, Number
-from renvoi.store.numbers import RECORD_COLUMNS, record_from_row
+from renvoi.store.numbers import (
+    FALLBACK_COLUMNS,
+    RECORD_COLUMNS,
+    fallbacks_from_row,
+    record_from_row,
+)
 from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import announce, announcing, notice
 
@@ -54,10 +61,13 @@ _STATE = select(
     select(_DESTINATION.id)
     .where(_DESTINATION.e164 == bindparam("b_destination"))
     .scalar_subquery(),
+    *FALLBACK_COLUMNS,
 ).where(Number.e164 == bindparam("b_e164"))
 _LOCKED_STATE = _STATE.with_for_update(of=Number)
-_FORWARDED_TO = select(Number.param, Number.account_id).where(
-    Number.e164 == bindparam("b_e164"), Number.mode == Mode.FORWARD
+# Where a number's calls may be forwarded (the loop walk's step): its primary setting
+# and its fallbacks, and whose it is.
+_FORWARDS_OF = select(Number.account_id, Number.mode, Number.param, *FALLBACK_COLUMNS).where(
+    Number.e164 == bindparam("b_e164")
 )
 _TAKE_LOOP_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _SET_FORWARDING = (
@@ -230,27 +240,8 @@ def apply_forwarding(
     row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
     number_id, state, destination_id = _state(e164, row)
 
-    # A destination not on the platform ends the loop walk at once (read in this
-    # transaction, with the lock: no round trip more).
-    outside = destination if row is not None and destination_id is None else None
-
-    def next_hop(number: str) -> Hop | None:
-        if number == outside:
-            return None
-        hop = db.fetch_one(_FORWARDED_TO, {"b_e164": number}, conn=conn)
-        return None if hop is None else Hop(to=hop[0], account_id=hop[1])
-
-    if (
-        not db.is_sqlite
-        and destination_id is not None
-        and state is not None
-        and state.account_id == principal.account_id
-    ):
-        # Forwarding to a platform number: the loop walk reads after this lock, so that
-        # it sees the commit of a racing change that held it. To any other number: no
-        # lock (no loop can close through a number that is not ours).
-        db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
-    code = decide(state, wanted, account_id=principal.account_id, next_hop=next_hop)
+    next_hops = _loop_walk(db, conn, destination, row, destination_id, state, principal)
+    code = decide(state, wanted, account_id=principal.account_id, next_hops=next_hops)
     assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
@@ -329,7 +320,7 @@ async def apply_forwarding_unlocked(
     if destination_id is not None:
         return None
     # No destination, or one not on the platform: the loop walk ends at once.
-    code = decide(state, wanted, account_id=principal.account_id, next_hop=_outside)
+    code = decide(state, wanted, account_id=principal.account_id, next_hops=_outside)
     assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
@@ -346,13 +337,186 @@ async def apply_forwarding_unlocked(
     return Applied(code=code, number=e164)
 
 
+# A fallback's change, by condition: the number's columns of that condition (and the
+# ring time), and its history row.
+_FALLBACK_COLUMNS = {
+    Condition.BUSY: (Number.busy_mode, Number.busy_param),
+    Condition.NO_ANSWER: (Number.no_answer_mode, Number.no_answer_param),
+    Condition.UNAVAILABLE: (Number.unavailable_mode, Number.unavailable_param),
+}
+_SET_FALLBACK = {
+    condition: update(Number)
+    .where(Number.id == bindparam("b_id"))
+    .values(
+        {
+            mode: bindparam("b_mode"),
+            param: bindparam("b_param"),
+            Number.ring_seconds: bindparam("b_ring"),
+            Number.updated_at: bindparam("b_at"),
+        }
+    )
+    for condition, (mode, param) in _FALLBACK_COLUMNS.items()
+}
+_RECORD_FALLBACK_CHANGE = _RECORD_CHANGE.values(
+    condition=bindparam("b_condition"),
+    old_ring_seconds=bindparam("b_old_ring"),
+    new_ring_seconds=bindparam("b_new_ring"),
+)
+_ANNOUNCED_FALLBACK_CHANGE = {
+    condition: announcing(statement, _RECORD_FALLBACK_CHANGE)
+    for condition, statement in _SET_FALLBACK.items()
+}
+
+
+def apply_fallback(
+    db: Database,
+    conn: Connection,
+    e164: str,
+    command: FallbackCommand,
+    *,
+    principal: Principal,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> Applied:
+    """The conditional endpoint's checks 12 to 19 on a number, then the change of one
+    condition's fallback, in the caller's write transaction, the number's row locked
+    as ``apply_forwarding`` locks it (with ``dry_run``, the checks only).
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+    """
+    destination = _destination(command.wanted)
+    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
+    number_id, state, destination_id = _state(e164, row)
+    next_hops = _loop_walk(db, conn, destination, row, destination_id, state, principal)
+    code, after = decide_fallback(
+        state, command, account_id=principal.account_id, next_hops=next_hops
+    )
+    assert state is not None  # decide_fallback raised otherwise
+    if dry_run:
+        return Applied(code=code, number=e164, dry_run=True)
+    params = _fallback_change(number_id, state, command.condition, after, principal, now)
+    if db.is_sqlite:
+        db.execute(conn, _SET_FALLBACK[command.condition], params)
+        db.execute(conn, _RECORD_FALLBACK_CHANGE, params)
+        announce(db, conn, e164)
+    else:
+        statement = _ANNOUNCED_FALLBACK_CHANGE[command.condition]
+        db.execute(conn, statement, {**params, **notice(e164)})
+    return Applied(code=code, number=e164)
+
+
+async def apply_fallback_async(
+    writer: Writer,
+    db: Database,
+    e164: str,
+    command: FallbackCommand,
+    *,
+    principal: Principal,
+    dry_run: bool = False,
+) -> Applied:
+    """``apply_fallback`` for a coroutine, in the writer's transaction (``groupcommit``).
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+        StoreError: the database failed; nothing was changed.
+    """
+    return await writer.run(
+        partial(
+            apply_fallback, db, e164=e164, command=command, principal=principal, dry_run=dry_run
+        )
+    )
+
+
+def change_fallback(
+    db: Database,
+    command: FallbackCommand,
+    *,
+    principal: Principal,
+    region: str,
+    now: datetime | None = None,
+) -> Applied:
+    """``apply_fallback`` in a transaction of its own, from the number as sent.
+
+    Raises:
+        ContractError: the check that failed.
+        StoreError: the database failed; nothing was changed.
+    """
+    e164 = normalize_number(command.number, region=region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    with db.write() as conn:
+        return apply_fallback(db, conn, e164, command, principal=principal, now=now)
+
+
+def _fallback_change(
+    number_id: int,
+    state: NumberState,
+    condition: Condition,
+    after: Fallbacks,
+    principal: Principal,
+    now: datetime | None,
+) -> dict[str, Any]:
+    """The parameters of a fallback's update and history row."""
+    before, wanted = state.fallbacks.of(condition), after.of(condition)
+    ringing = condition is Condition.NO_ANSWER
+    return {
+        **_change(number_id, state, wanted, principal=principal, now=now),
+        "b_old_mode": before.mode,
+        "b_old_param": before.param,
+        "b_ring": after.ring_seconds,
+        "b_condition": condition.value,
+        "b_old_ring": state.fallbacks.ring_seconds if ringing else None,
+        "b_new_ring": after.ring_seconds if ringing else None,
+    }
+
+
 def _destination(wanted: Setting) -> str | None:
     return wanted.param if wanted.mode is Mode.FORWARD else None
 
 
-def _outside(_number: str) -> None:
-    """``next_hop`` where the destination is not on the platform."""
-    return None
+def _outside(_number: str) -> list[Hop]:
+    """``next_hops`` where the destination is not on the platform."""
+    return []
+
+
+def _loop_walk(
+    db: Database,
+    conn: Connection,
+    destination: str | None,
+    row: Sequence[Any] | None,
+    destination_id: int | None,
+    state: NumberState | None,
+    principal: Principal,
+) -> NextHops:
+    """The loop walk's ``next_hops`` for a change forwarding to ``destination``, read in
+    the change's transaction (on PostgreSQL after the loop lock, taken here when the
+    destination is a number of the platform)."""
+    if (
+        not db.is_sqlite
+        and destination_id is not None
+        and state is not None
+        and state.account_id == principal.account_id
+    ):
+        # Forwarding to a platform number: the loop walk reads after this lock, so that
+        # it sees the commit of a racing change that held it. To any other number: no
+        # lock (no loop can close through a number that is not ours).
+        db.execute(conn, _TAKE_LOOP_LOCK, {"key": _LOOP_LOCK})
+    # A destination not on the platform ends the walk at once (read with the state,
+    # under the lock: no round trip more).
+    outside = destination if row is not None and destination_id is None else None
+
+    def next_hops(number: str) -> list[Hop]:
+        if number == outside:
+            return []
+        found = db.fetch_one(_FORWARDS_OF, {"b_e164": number}, conn=conn)
+        if found is None:
+            return []
+        account_id, mode, param, *fallbacks = found
+        targets = forwards(Setting(Mode(mode), param), fallbacks_from_row(fallbacks))
+        return [Hop(to=to, account_id=account_id) for to in targets]
+
+    return next_hops
 
 
 def _state(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | None, int | None]:
@@ -360,13 +524,14 @@ def _state(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | Non
     the destination's id (None: not on the platform)."""
     if row is None:
         return 0, None, None
-    number_id, account_id, suspended, voice, mode, param, destination_id = row
+    number_id, account_id, suspended, voice, mode, param, destination_id = row[:7]
     state = NumberState(
         number=e164,
         account_id=account_id,
         suspended=suspended,
         voice=voice,
         setting=Setting(Mode(mode), param),
+        fallbacks=fallbacks_from_row(row[7:]),
     )
     return number_id, state, destination_id
 

@@ -96,12 +96,21 @@ class Number(Base):
     param: Mapped[str | None] = mapped_column(String(320), nullable=True)
     # Where calls go in mode 0 (voice.md: `renvoi number route`), a SIP URI, or None (480).
     sip_destination: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The fallbacks (conditions.md), as mode and param: one pair per condition.
+    busy_mode: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    busy_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    no_answer_mode: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    no_answer_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    unavailable_mode: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    unavailable_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    ring_seconds: Mapped[int] = mapped_column(SmallInteger, default=20, server_default="20")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Change(Base):
-    """One successful forwarding change: who (the key), when, from what to what."""
+    """One successful forwarding change: who (the key), when, from what to what; of the
+    primary setting (``condition`` NULL) or of one condition's fallback."""
 
     __tablename__ = "changes"
     __table_args__ = (Index("ix_changes_number_id_id", "number_id", "id"),)
@@ -114,6 +123,10 @@ class Change(Base):
     new_mode: Mapped[int] = mapped_column(SmallInteger)
     new_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    condition: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The ring time before and after, on a change of the no-answer fallback.
+    old_ring_seconds: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    new_ring_seconds: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
 
 
 class Call(Base):
@@ -133,6 +146,9 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The condition whose fallback took the call (NULL: none), and where it went.
+    diverted: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    diverted_to: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class CacheEvent(Base):

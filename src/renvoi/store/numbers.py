@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from renvoi.domain.callforward import Mode
+from renvoi.domain.modes import Fallbacks, Mode, Setting
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, InvalidValueError, NotFoundError
@@ -22,6 +22,18 @@ from renvoi.store.models import Account, Call, Change, Number, Voicemail
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import ChangeRecord, NumberRecord
 from renvoi.store.statecache import announce
+
+# A number's fallbacks (``fallbacks_from_row``), at the end of the statements that
+# need them.
+FALLBACK_COLUMNS = (
+    Number.busy_mode,
+    Number.busy_param,
+    Number.no_answer_mode,
+    Number.no_answer_param,
+    Number.unavailable_mode,
+    Number.unavailable_param,
+    Number.ring_seconds,
+)
 
 RECORD_COLUMNS = (
     Number.e164,
@@ -32,7 +44,19 @@ RECORD_COLUMNS = (
     Number.param,
     Number.updated_at,
     Number.sip_destination,
+    *FALLBACK_COLUMNS,
 )
+
+
+def fallbacks_from_row(row: Sequence[Any]) -> Fallbacks:
+    """A number's fallbacks from the values of ``FALLBACK_COLUMNS``."""
+    busy, busy_to, no_answer, no_answer_to, unavailable, unavailable_to, ring = row
+    return Fallbacks(
+        busy=Setting(Mode(busy), busy_to),
+        no_answer=Setting(Mode(no_answer), no_answer_to),
+        unavailable=Setting(Mode(unavailable), unavailable_to),
+        ring_seconds=ring,
+    )
 
 
 _CHANGE_COLUMNS = (
@@ -42,6 +66,9 @@ _CHANGE_COLUMNS = (
     Change.old_param,
     Change.changed_at,
     Change.key_id,
+    Change.condition,
+    Change.new_ring_seconds,
+    Change.old_ring_seconds,
 )
 # Built once, as it is on the read extension's path: constructing a statement costs
 # more than executing this one.
@@ -50,7 +77,7 @@ _RECORD_OF = select(*RECORD_COLUMNS).where(Number.e164 == bindparam("b_e164"))
 
 def record_from_row(row: Sequence[Any]) -> NumberRecord:
     """A record from a row of ``RECORD_COLUMNS``."""
-    e164, account_id, suspended, voice, mode, param, updated_at, sip_destination = row
+    e164, account_id, suspended, voice, mode, param, updated_at, sip_destination = row[:8]
     return NumberRecord(
         number=e164,
         account_id=account_id,
@@ -60,6 +87,7 @@ def record_from_row(row: Sequence[Any]) -> NumberRecord:
         param=param,
         updated_at=updated_at,
         sip_destination=sip_destination,
+        conditions=fallbacks_from_row(row[8:]).as_json(),
     )
 
 

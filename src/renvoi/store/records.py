@@ -6,7 +6,7 @@ The CLI and the admin API print these as they are (``operator.md`` fixes their f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,8 @@ class NumberRecord:
     param: str | None
     updated_at: datetime
     sip_destination: str | None = None
+    # The fallbacks by condition, as the read extension shows them (conditions.md).
+    conditions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ class ChangeRecord:
     previous_param: str | None
     changed_at: datetime
     key_id: str | None
+    # The fallback's condition that changed (None: the primary setting), and the ring
+    # time before and after on the no-answer one.
+    condition: str | None = None
+    ring_seconds: int | None = None
+    previous_ring_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,9 @@ class CallRecord:
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    # The condition whose fallback took the call, and the destination it went to.
+    diverted: str | None = None
+    diverted_to: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -19,9 +19,11 @@ import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
+from renvoi.store import numbers
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from tests.harness import Tenant, free_port, free_udp_port
+from tests.harness.phone import Phone
 from tests.harness.platform import Platform, start_platform
 from tests.harness.sipp import (
     PCAP,
@@ -246,3 +248,36 @@ def test_smtp_down_then_up_delivers_exactly_the_pending_emails(
     assert len(messages) == 2
     assert len({m["Message-ID"] for m in messages}) == 2
     assert store.pending_count(database) == 0
+
+
+def test_a_voicemail_fallback_records_into_the_numbers_mailbox_and_emails_its_address(
+    platform: Platform, tenant: Tenant, smtp: tuple[Inbox, int], database: Database
+) -> None:
+    """contract/conditions.md: the normal destination is busy, the busy fallback is
+    voicemail to another address than any of the number's own."""
+    inbox, _ = smtp
+    desk = Phone(default="486 Busy Here")
+    try:
+        numbers.set_sip_destination(database, A, f"sip:{A}@127.0.0.1:{desk.port}", region="FR")
+        response = httpx2.post(
+            platform.api + "/v1/vn/callforward/conditional",
+            json={
+                "apiKey": tenant.key,
+                "number": A,
+                "condition": "busy",
+                "type": 2,
+                "param": "bob@example.com",
+            },
+        )
+        assert response.json()["code"] == 3, response.text
+        place(
+            platform, voicemail_caller_scenario(number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP)
+        )
+        [message] = inbox.wait(1)
+        assert message["To"] == "bob@example.com"
+        assert pcap_samples(PCAP) in attached_pcm(message)
+        [kept] = store.list_messages(database, A)
+        assert kept.caller == "+33140000001"
+        assert desk.methods()[:2] == ["INVITE", "ACK"]  # rang first, and was busy
+    finally:
+        desk.stop()

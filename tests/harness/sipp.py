@@ -36,8 +36,7 @@ def caller_scenario(
 ) -> str:
     """A caller that INVITEs ``number`` and expects the final status ``expect``.
 
-    With ``rtd``, SIPp times INVITE→180 (for the benchmark; a call whose 200 overtook
-    its 180 — UDP, parallel proxy workers — completes untimed).
+    With ``rtd``, SIPp times INVITE→180 (for the benchmark, whose callee rings).
     """
     extra = "".join(f"      {h}\n" for h in headers or [])
     has_max_forwards = any(h.lower().startswith("max-forwards") for h in headers or [])
@@ -45,28 +44,27 @@ def caller_scenario(
     invite = _invite(number, extra=max_forwards + extra, rtd=rtd)
     if 200 <= expect < 300:
         tail = (
-            f'  <recv response="200" rrs="true" {_INVITE_TXN}/>\n'
+            '  <recv response="200" rrs="true"/>\n'
             + _in_dialog("ACK", 1)
             + f'  <pause milliseconds="{hold_ms}"/>\n'
             + _in_dialog("BYE", 2, retrans=True)
             + '  <recv response="200" crlf="true"/>\n'
         )
     else:
-        tail = f'  <recv response="{expect}" {_INVITE_TXN}/>\n' + _ack_of_failure(number)
+        tail = f'  <recv response="{expect}"/>\n' + _ack_of_failure(number)
     return _scenario("caller", invite + tail)
 
 
-# The caller's INVITE is a SIPp transaction: its answers are received as answers to it,
-# and its ACKs are tied to it. So a provisional answer that arrives after the final one
-# is ignored, as a UAC must (RFC 3261 §17.1.1.2), instead of aborting the call: the
-# proxy's workers relay a 180 and a 200 sent together in either order (UDP promises
-# none). And the ACK is sent again for each retransmitted final answer.
-_INVITE_TXN = 'response_txn="invite"'
+# The callers are strict: each answer must come in its place, and a provisional answer
+# after the final one aborts the call (SIPp's "unexpected message"). Nothing renvoi
+# sends or relays may arrive that way: its voicemail endpoint rings only for a set time,
+# and the callee stand-ins ring before they answer or do not ring at all (a 180 and a
+# 200 leaving together reach the caller in either order through the proxy's workers).
 
 
 def _invite(number: str, *, extra: str = "      Max-Forwards: 70\n", rtd: bool = False) -> str:
     """The caller's INVITE (with ``extra`` header lines), and its provisional answers."""
-    return f"""  <send retrans="500" start_txn="invite"{' start_rtd="1"' if rtd else ""}>
+    return f"""  <send retrans="500"{' start_rtd="1"' if rtd else ""}>
     <![CDATA[
       INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -81,9 +79,9 @@ def _invite(number: str, *, extra: str = "      Max-Forwards: 70\n", rtd: bool =
 {SDP}
     ]]>
   </send>
-  <recv response="100" optional="true" {_INVITE_TXN}/>
-  <recv response="180" optional="true" {_INVITE_TXN}{' rtd="1"' if rtd else ""}/>
-  <recv response="183" optional="true" {_INVITE_TXN}/>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"{' rtd="1"' if rtd else ""}/>
+  <recv response="183" optional="true"/>
 """
 
 
@@ -94,7 +92,7 @@ def voicemail_caller_scenario(
     ``pcap``, then hangs up after it (``then="hang-up"``), or waits for the endpoint to
     hang up (``"wait-for-bye"``); ``"lose-ack"`` loses the first ACK (SIPp sends it again
     when the 200 comes again)."""
-    body = _invite(number) + f'  <recv response="200" rrs="true" {_INVITE_TXN}/>\n'
+    body = _invite(number) + '  <recv response="200" rrs="true"/>\n'
     # Losing the ACK: SIPp answers the retransmitted 200 by sending the ACK again.
     body += _in_dialog("ACK", 1, lost=then == "lose-ack")
     body += f'  <pause milliseconds="{wait_ms}"/>\n'
@@ -122,10 +120,10 @@ def cancelling_caller_scenario(*, number: str) -> str:
         # The CANCEL goes once it rings; SIPp needs no optional receive just before it.
         _invite(number)
         .replace(
-            f'<recv response="180" optional="true" {_INVITE_TXN}/>',
-            f'<recv response="180" {_INVITE_TXN}/>',
+            '<recv response="180" optional="true"/>',
+            '<recv response="180"/>',
         )
-        .replace(f'  <recv response="183" optional="true" {_INVITE_TXN}/>\n', "")
+        .replace('  <recv response="183" optional="true"/>\n', "")
         + f"""  <send>
     <![CDATA[
       CANCEL sip:{number}@[remote_ip]:[remote_port] SIP/2.0
@@ -138,9 +136,9 @@ def cancelling_caller_scenario(*, number: str) -> str:
       Content-Length: 0
     ]]>
   </send>
-  <recv response="487" optional="true" next="late" {_INVITE_TXN}/>
+  <recv response="487" optional="true" next="late"/>
   <recv response="200"/>
-  <recv response="487" {_INVITE_TXN}/>
+  <recv response="487"/>
 """
         + _ack_of_failure(number)
         + """  <nop next="done"/>
@@ -172,7 +170,7 @@ def _bye_answered() -> str:
 
 def _ack_of_failure(number: str) -> str:
     """The ACK of a final failure answer: hop by hop, same branch as the INVITE (§17.1.1.3)."""
-    return f"""  <send ack_txn="invite">
+    return f"""  <send>
     <![CDATA[
       ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]
@@ -190,11 +188,7 @@ def _ack_of_failure(number: str) -> str:
 def _in_dialog(method: str, cseq: int, *, retrans: bool = False, lost: bool = False) -> str:
     """The caller's request inside the dialog (ACK of a 2xx, BYE), on the route set;
     ``lost``: SIPp drops it instead of sending it."""
-    options = (
-        (' retrans="500"' if retrans else "")
-        + (' lost="100"' if lost else "")
-        + (' ack_txn="invite"' if method == "ACK" else "")
-    )
+    options = (' retrans="500"' if retrans else "") + (' lost="100"' if lost else "")
     return f"""  <send{options}>
     <![CDATA[
       {method} [next_url] SIP/2.0
@@ -233,23 +227,21 @@ def _answer(status: str, *, sdp: bool = False) -> str:
 
 def callee_scenario(*, checks: list[str], ring_ms: int = 0) -> str:
     """A callee that answers one call, after checking the INVITE against ``checks``
-    (regular expressions over the whole message; each must match), ringing ``ring_ms``
-    between its 180 and its 200.
-
-    Without a ring time the 180 and the 200 leave together, and the proxy's workers may
-    relay them in either order (UDP promises none): the caller ignores a 180 after its
-    200 (``_INVITE_TXN``), but cannot time it, so the benchmark rings a little."""
+    (regular expressions over the whole message; each must match): at once (a 200, no
+    180), or after ringing ``ring_ms`` (a 180, then the 200). Never both at once: the
+    proxy's workers may relay them in either order (UDP promises none), and the strict
+    callers abort on a 180 after the 200."""
     eregs = "".join(
         f'      <ereg regexp="{escape(check, {chr(34): "&quot;"})}" search_in="msg" '
         f'check_it="true" assign_to="m{i}"/>\n'
         for i, check in enumerate(checks)
     )
-    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms else ""
+    ring = _answer("180 Ringing") + f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms else ""
     body = f"""  <recv request="INVITE" crlf="true">
     <action>
 {eregs}    </action>
   </recv>
-{_answer("180 Ringing")}{ring}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
+{ring}{_answer("200 OK", sdp=True)}  <recv request="ACK" crlf="true"/>
 {_bye_answered()}"""
     variables = ",".join(f"m{i}" for i in range(len(checks)))
     return _scenario("callee", body, variables)

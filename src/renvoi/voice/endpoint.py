@@ -3,7 +3,8 @@
 Kamailio relays mode-2 calls here (``RENVOI_VOICEMAIL_LISTEN``, UDP). What it does,
 with the RFC 3261 sections it follows:
 
-- INVITE (§13.3): 100 Trying, then 200 OK with an SDP answer (RFC 3264: PCMA or PCMU,
+- INVITE (§13.3): 100 Trying, then 200 OK with an SDP answer (180 Ringing between them
+  only with a ring time, ``RENVOI_VOICEMAIL_RING_SECONDS``) (RFC 3264: PCMA or PCMU,
   else 488). Whether a number takes a message is ``domain.routing.mailbox_of``'s rule
   (404, 403, 480 otherwise). The 200 is retransmitted until the ACK (``dialog.py``).
   A retransmitted INVITE gets the last response again (§17.2.1).
@@ -14,9 +15,9 @@ with the RFC 3261 sections it follows:
 - Before any of that, a request the RFC says to refuse is refused (``sansio/validate``:
   400, 405, 406, 415, 416, 420, 501, 505), whether Kamailio is in front or not.
 
-The mailbox is the virtual number named by the first Diversion header (RFC 5806), else
-the request URI. The media is ``session.py``'s, the message's way to the database
-``spool.py``'s.
+The mailbox is the request URI's virtual number; a fallback's call carries the condition
+as the reason of its first Diversion entry (RFC 5806), naming that number. The media is
+``session.py``'s, the message's way to the database ``spool.py``'s.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ import structlog
 from renvoi.audio import wav
 from renvoi.config import Settings
 from renvoi.domain.numbers import normalize_number
-from renvoi.domain.routing import UNAVAILABLE, Mailbox, Route, mailbox_of
+from renvoi.domain.routing import (
+    UNAVAILABLE,
+    Mailbox,
+    Route,
+    diversion_condition,
+    mailbox_of,
+)
 from renvoi.errors import ServiceError, StoreError
 from renvoi.store import calls
 from renvoi.store import voicemail as store
@@ -244,12 +251,15 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         call.payload_type = offer.payload_type
         call.remote_media = (offer.address, offer.port)
         self.calls[call.call_id] = call
-        call.last_response = sip.response(invite, 180, "Ringing", to_tag=call.to_tag)
-        self.send(call.last_response, source)
         if self.settings.voicemail_ring_seconds:
+            # Rings only for a configured time: a 180 sent with the 200 may reach the
+            # caller after it (relayed by parallel proxy workers over UDP), and strict
+            # callers abort the call on that.
+            call.last_response = sip.response(invite, 180, "Ringing", to_tag=call.to_tag)
+            self.send(call.last_response, source)
             await asyncio.sleep(self.settings.voicemail_ring_seconds)
-        if call.state != "proceeding":
-            return  # cancelled while ringing
+            if call.state != "proceeding":
+                return  # cancelled while ringing
         port = await session.open_media(call, host=self.host, ports=self.settings.rtp_ports)
         body = sdp.answer(
             address=self.host,
@@ -285,18 +295,24 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
 
     async def mailbox(self, invite: sip.Message) -> Mailbox | Route:
         """The mailbox a call is for, or the refusal of it (``domain.routing.mailbox_of``):
-        the number the first Diversion entry names, else the request URI's."""
-        diversions = invite.all("diversion")
-        uri = sip.uri_of(diversions[0]) if diversions else (invite.uri or "")
-        user = sip.user_of(uri)
-        number = normalize_number(user, region=self.settings.default_region) if user else None
+        the request URI's number, and the condition of the first Diversion entry when
+        that entry names the same number (a fallback's, put first by the proxy)."""
+        region = self.settings.default_region
+        user = sip.user_of(invite.uri or "")
+        number = normalize_number(user, region=region) if user else None
         if number is None:
             return mailbox_of(None)
+        condition = None
+        diversions = invite.all("diversion")
+        if diversions:  # the entries, lists split
+            diverted_by = sip.user_of(sip.uri_of(diversions[0]))
+            if diverted_by and normalize_number(diverted_by, region=region) == number:
+                condition = diversion_condition(diversions[0])
         try:
             state = await asyncio.to_thread(calls.route_state, self.db, number)
         except StoreError:
             return UNAVAILABLE  # 480: try later
-        return mailbox_of(state)
+        return mailbox_of(state, condition)
 
     async def own_greeting(self, number: str) -> bytes | None:
         try:

@@ -10,6 +10,16 @@ from __future__ import annotations
 from importlib.resources import files
 
 from renvoi.config import Settings
+from renvoi.domain.conditions import BUSY_STATUSES, NO_RESPONSE_SECONDS, UNAVAILABLE_STATUSES
+
+# How long a call rings at most, without a no-answer fallback (RFC 3261 §16.8's Timer C
+# is at least 3 minutes; 2 minutes, as carriers do).
+RING_MS_MAX = 120_000
+
+
+def _statuses(statuses: frozenset[int]) -> str:
+    """A regular expression matching exactly these three-digit statuses."""
+    return "^(" + "|".join(str(status) for status in sorted(statuses)) + ")"
 
 
 def _substdef(name: str, value: str) -> str:
@@ -34,6 +44,11 @@ def render_config(settings: Settings) -> str:
         _substdef("RENVOI_RUNDIR", str(settings.rundir)),
         _substdef("RENVOI_CHILDREN", str(settings.kamailio_children)),
         _substdef("RENVOI_AUTH_HEADER", f"Authorization: Bearer {token}" if token else ""),
+        # The fallbacks' conditions (domain.conditions, contract/conditions.md).
+        _substdef("RENVOI_BUSY_STATUS", _statuses(BUSY_STATUSES)),
+        _substdef("RENVOI_UNAVAILABLE_STATUS", _statuses(UNAVAILABLE_STATUSES)),
+        _substdef("RENVOI_NO_ANSWER_MS", str(NO_RESPONSE_SECONDS * 1000)),
+        _substdef("RENVOI_RING_MS_MAX", str(RING_MS_MAX)),
     ]
     body = files("renvoi.voice").joinpath("kamailio.cfg").read_text(encoding="utf-8")
     return "\n".join(header) + "\n" + body

@@ -29,8 +29,11 @@ COMPACT = {
     "t": "to",
     "v": "via",
 }
-# Headers whose values may be comma-separated lists (§7.3.1; not From/To/Call-ID/CSeq).
-LIST_HEADERS = frozenset({"via", "route", "record-route", "contact", "allow", "supported"})
+# Headers whose values may be comma-separated lists (§7.3.1, and RFC 5806 §4 for
+# Diversion; not From/To/Call-ID/CSeq).
+LIST_HEADERS = frozenset(
+    {"via", "route", "record-route", "contact", "allow", "supported", "diversion"}
+)
 MAX_SIZE = 65_535
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 # Read liberally: a status line, or a request line however its spaces fall (the strict

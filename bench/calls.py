@@ -1,12 +1,21 @@
-"""Calls per second through Kamailio and renvoi, with the route cache on and off.
+"""Calls per second through Kamailio and renvoi, with the route cache on and off, and
+with a share of calls taking a fallback.
 
 One command: ``.venv/bin/python bench/calls.py`` (``--smoke``: a second at 10 calls/s,
-which CI runs so that the bench cannot break unseen). For each cache setting and each rate,
-SIPp offers calls at a fixed rate for a few seconds to a number forwarding to a SIPp
-"carrier"; the figures are the calls completed and failed (SIPp's statistics) and the
-INVITE→180 latency (the 180 comes from the carrier,
-so it measures the proxy's routing of the INVITE: route look-up and relay), p50/p99 from
-SIPp's per-call round-trip log. Prints a table; asserts nothing.
+which CI runs so that the bench cannot break unseen). For each cache setting and each
+rate, SIPp offers calls at a fixed rate for a few seconds to a SIPp "carrier", twice:
+
+- "none": every call to a number forwarding to the carrier (the reference);
+- "mixed": the same rate, ``--fallback-share`` of it to a second number whose forward
+  the carrier refuses busy (486), so that Kamailio takes its busy fallback, the rest
+  as in "none".
+
+The figures are the calls completed and failed (SIPp's statistics) and the INVITE→180
+latency, p50/p99 from SIPp's per-call round-trip log: the 180 comes from the carrier, so
+it measures the proxy's routing of the INVITE (route look-up and relay); for a fallback
+call, the relay, the 486, the failure route and the fallback's relay. The calls that
+take no fallback are compared with the reference of the same run (p99 ratio). Prints a
+table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,22 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import pace
 from tests.harness import free_udp_port, make_tenant
-from tests.harness.platform import start_platform
-from tests.harness.sipp import callee_scenario, caller_scenario, run_sipp
+from tests.harness.platform import Platform, start_platform
+from tests.harness.sipp import caller_scenario, carrier_scenario, run_sipp
 
 from renvoi.config import Settings
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 
-NUMBER = "+33757000001"
-# The carrier rings this long before answering (see ``callee_scenario``).
+NUMBER, FALLING_BACK = "+33757000001", "+33757000002"
+DESTINATION, BUSY, FALLBACK = "+33612345678", "+33612000001", "+33612000002"
+# The carrier rings this long before answering (see ``carrier_scenario``).
 RING_MS = 20
 
 
-def rtts(path: Path) -> list[float]:
-    """Milliseconds of every INVITE→180 round trip SIPp logged (``response_time_ms``)."""
+def rtts(path: Path, name: str) -> list[float]:
+    """Milliseconds of every INVITE→180 round trip the SIPp caller ``name`` logged
+    (``response_time_ms``)."""
     values: list[float] = []
-    for file in path.glob("caller*_rtt.csv"):
+    for file in path.glob(f"{name}*_rtt.csv"):
         with file.open() as handle:
             for row in csv.DictReader(handle, delimiter=";"):
                 values.append(float(row["response_time_ms"]))
@@ -63,12 +74,18 @@ def percentile(samples: list[float], q: int) -> float:
 
 
 def run(
-    cache: bool, rates: list[int], seconds: int, workdir: Path, workers: int, children: int
+    cache: bool,
+    rates: list[int],
+    seconds: int,
+    workdir: Path,
+    workers: int,
+    children: int,
+    share: float,
 ) -> list[str]:
     url = f"sqlite:///{workdir / 'bench.db'}"
     db = Database(url)
     upgrade(db)
-    tenant = make_tenant(db, "bench", [NUMBER])
+    tenant = make_tenant(db, "bench", [NUMBER, FALLING_BACK])
     db.dispose()
     platform = start_platform(
         url,
@@ -82,57 +99,99 @@ def run(
     )
     lines = []
     try:
+        api = platform.api + "/v1/vn/callforward"
+        for body in (
+            {"number": NUMBER, "type": 1, "param": DESTINATION},
+            {"number": FALLING_BACK, "type": 1, "param": BUSY},
+        ):
+            httpx2.post(api, json={"apiKey": tenant.key, **body}).raise_for_status()
         httpx2.post(
-            platform.api + "/v1/vn/callforward",
-            json={"apiKey": tenant.key, "number": NUMBER, "type": 1, "param": "+33612345678"},
-        )
+            api + "/conditional",
+            json={
+                "apiKey": tenant.key,
+                "number": FALLING_BACK,
+                "condition": "busy",
+                "type": 1,
+                "param": FALLBACK,
+            },
+        ).raise_for_status()
         for rate in rates:
-            total = rate * seconds
-            run_dir = workdir / f"rate{rate}-{cache}"
-            run_dir.mkdir()
-            carrier = run_sipp(
-                run_dir,
-                "carrier",
-                callee_scenario(checks=[], ring_ms=RING_MS),
-                port=platform.trunk_port,
-                calls=total,
-                extra=["-buff_size", "4194304"],
-            )
-            scenario = caller_scenario(number=NUMBER, expect=200, hold_ms=0, rtd=True)
-            caller = run_sipp(
-                run_dir,
-                "caller",
-                scenario,
-                port=free_udp_port(),
-                remote=f"127.0.0.1:{platform.sip_port}",
-                calls=total,
-                extra=[
-                    "-r",
-                    str(rate),
-                    "-l",
-                    str(rate * 4),
-                    "-trace_rtt",
-                    "-rtt_freq",
-                    "1",
-                    "-buff_size",
-                    "4194304",
-                    "-trace_stat",
-                    "-stf",
-                    str(run_dir / "caller_stat.csv"),
-                ],
-            )
-            caller.wait(timeout=seconds * 4 + 60)
-            carrier.wait(timeout=10)
-            samples = rtts(run_dir)
-            ok, failed = outcome(run_dir / "caller_stat.csv")
-            lines.append(
-                f"| {'on' if cache else 'off'} | {rate} | {ok} of {total} | {failed} | "
-                f"{percentile(samples, 50):.0f} / {percentile(samples, 99):.0f} |"
-            )
-            print(lines[-1], flush=True)
+            reference: list[float] = []
+            for mix in ("none", "mixed"):
+                falling = round(rate * share) if mix == "mixed" else 0
+                run_dir = workdir / f"rate{rate}-{cache}-{mix}"
+                run_dir.mkdir()
+                offered = {"caller": rate - falling, "fallback": falling}
+                figures = _phase(platform, run_dir, offered, seconds)
+                plain = figures["caller"]
+                if mix == "none":
+                    reference = plain[2]
+                ratio = percentile(plain[2], 99) / percentile(reference, 99)
+                for name, (ok, failed, samples) in figures.items():
+                    kind, compared = "none", f"{ratio:.2f}"
+                    if name == "fallback":
+                        kind, compared = "fallback", ""
+                    lines.append(
+                        f"| {'on' if cache else 'off'} | {rate} | {mix} | {kind} | "
+                        f"{ok} of {offered[name] * seconds} | {failed} | "
+                        f"{percentile(samples, 50):.0f} / {percentile(samples, 99):.0f} | "
+                        f"{compared} |"
+                    )
+                    print(lines[-1], flush=True)
     finally:
         platform.stop()
     return lines
+
+
+def _phase(
+    platform: Platform, run_dir: Path, offered: dict[str, int], seconds: int
+) -> dict[str, tuple[int, int, list[float]]]:
+    """Offer each caller's rate (calls/s; ``caller`` to ``NUMBER``, ``fallback`` to
+    ``FALLING_BACK``) at once for ``seconds``; each caller's completed and failed calls
+    and INVITE→180 samples."""
+    total = sum(offered.values()) * seconds
+    carrier = run_sipp(
+        run_dir,
+        "carrier",
+        carrier_scenario(ring_ms=RING_MS, busy=BUSY),
+        port=platform.trunk_port,
+        # Room for the "calls" a late retransmission starts (a BYE after its call ended,
+        # aborted at once): counted against -m, they would end the carrier before the
+        # last real calls. It is stopped once the callers are done.
+        calls=total * 2,
+        extra=["-buff_size", "4194304"],
+    )
+    callers = {}
+    for name, rate in offered.items():
+        if not rate:
+            continue
+        number = NUMBER if name == "caller" else FALLING_BACK
+        callers[name] = run_sipp(
+            run_dir,
+            name,
+            caller_scenario(number=number, expect=200, hold_ms=0, rtd=True),
+            port=free_udp_port(),
+            remote=f"127.0.0.1:{platform.sip_port}",
+            calls=rate * seconds,
+            extra=[
+                "-r",
+                str(rate),
+                "-l",
+                str(rate * 4),
+                "-trace_rtt",
+                "-rtt_freq",
+                "1",
+                "-buff_size",
+                "4194304",
+                "-trace_stat",
+                "-stf",
+                str(run_dir / f"{name}_stat.csv"),
+            ],
+        )
+    for caller in callers.values():
+        caller.wait(timeout=seconds * 4 + 60)
+    carrier.wait(timeout=2)  # killed then: the callers are done
+    return {name: (*outcome(run_dir / f"{name}_stat.csv"), rtts(run_dir, name)) for name in callers}
 
 
 def main() -> None:
@@ -148,7 +207,16 @@ def main() -> None:
     )
     parser.add_argument("--no-off", action="store_true", help="skip the cache-off runs")
     parser.add_argument(
+        "--fallback-share",
+        type=float,
+        default=0.25,
+        help="share of the mixed runs' calls that take a busy fallback",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="every part, for a second at 10 calls/s (CI)"
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="keep the runs' files (SIPp's logs and errors) in this folder"
     )
     args = parser.parse_args()
     if args.smoke:
@@ -156,11 +224,26 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
     if not args.smoke:
         print(f"machine pace: 10M Python additions in {pace():.2f} s")
-    print("| route cache | offered calls/s | completed | failed | INVITE→180 p50/p99 ms |")
-    print("|---|---|---|---|---|")
+    print(
+        "| route cache | offered calls/s | run | fallback | completed | failed "
+        "| INVITE→180 p50/p99 ms | p99 vs none |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for cache in (True,) if args.no_off else (True, False):
         with tempfile.TemporaryDirectory() as tmp:
-            run(cache, rates, args.seconds, Path(tmp), args.workers, args.children)
+            workdir = Path(tmp)
+            if args.keep:
+                workdir = args.keep / f"cache-{'on' if cache else 'off'}"
+                workdir.mkdir(parents=True)
+            run(
+                cache,
+                rates,
+                args.seconds,
+                workdir,
+                args.workers,
+                args.children,
+                args.fallback_share,
+            )
 
 
 if __name__ == "__main__":

@@ -185,7 +185,11 @@ class Settings(BaseSettings):
         15, ge=2, description="The endpoint hangs up after this long without a voice."
     )
     voicemail_ring_seconds: float = Field(
-        0, ge=0, le=60, description="How long the endpoint rings before it answers."
+        0,
+        ge=0,
+        le=60,
+        description="How long the endpoint rings (180) before it answers; 0 answers at once, "
+        "with no 180.",
     )
     voicemail_retention_days: int = Field(
         90, ge=1, description="Messages older than this are deleted, audio included."

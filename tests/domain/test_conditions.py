@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from renvoi.domain.callforward import Hop, NumberState, decide
+from renvoi.domain.callforward import Hop, NumberState, decide, forwards
 from renvoi.domain.codes import Code
 from renvoi.domain.conditions import (
     FallbackCommand,
@@ -19,9 +19,10 @@ from renvoi.domain.conditions import (
 from renvoi.domain.modes import OFF, Condition, Fallbacks, Mode, Setting
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
 from renvoi.errors import ContractError
+from tests.domain.test_callforward import VIRTUAL, state
 
 REFUSED = refused_types(DEFAULT_REFUSED_TYPES)
-A, B, C = "+33757000001", "+33757000002", "+33757000003"
+A, B, C = VIRTUAL, "+33757000002", "+33757000003"
 MOBILE = "+33612345678"
 FORWARD = Setting(Mode.FORWARD, MOBILE)
 MAIL = Setting(Mode.VOICEMAIL, "ann@example.com")
@@ -169,17 +170,6 @@ def test_parse_checks_in_order(fields: dict[str, Any], code: Code, detail: str) 
 )
 def test_parse_accepts(fields: dict[str, Any], expected: FallbackCommand) -> None:
     assert parse(**fields) == expected
-
-
-def state(**changes: Any) -> NumberState:
-    base: dict[str, Any] = {
-        "number": A,
-        "account_id": "acc_1",
-        "suspended": False,
-        "voice": True,
-        "setting": OFF,
-    }
-    return NumberState(**{**base, **changes})
 
 
 def no_hops(_number: str) -> list[Hop]:
@@ -345,3 +335,10 @@ def test_fallbacks_as_the_read_extension_shows_them() -> None:
         "busy": {"type": 1, "param": MOBILE},
         "noAnswer": {"type": 2, "param": "ann@example.com", "ringSeconds": 25},
     }
+
+
+def test_the_forwards_a_loop_walk_follows() -> None:
+    """The primary forward and the forwarding fallbacks; voicemail leads nowhere."""
+    fallbacks = Fallbacks(busy=Setting(Mode.FORWARD, B), no_answer=MAIL, unavailable=FORWARD)
+    assert forwards(Setting(Mode.FORWARD, C), fallbacks) == [C, B, MOBILE]
+    assert forwards(MAIL, Fallbacks()) == []

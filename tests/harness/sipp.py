@@ -7,6 +7,7 @@ Diversion header fails the SIPp process (exit status 1), and with it the test.
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 from dataclasses import dataclass
@@ -245,6 +246,33 @@ def callee_scenario(*, checks: list[str], ring_ms: int = 0) -> str:
 {_bye_answered()}"""
     variables = ",".join(f"m{i}" for i in range(len(checks)))
     return _scenario("callee", body, variables)
+
+
+def carrier_scenario(*, ring_ms: int, busy: str) -> str:
+    """The benchmark's carrier: answers every call after ringing ``ring_ms``, but an
+    INVITE for ``busy`` gets 486 Busy Here, and that call's next INVITE (its busy
+    fallback, same Call-ID) is answered."""
+    number = re.escape(busy)
+    answered = (
+        _answer("180 Ringing")
+        + f'  <pause milliseconds="{ring_ms}"/>\n'
+        + _answer("200 OK", sdp=True)
+        + '  <recv request="ACK" crlf="true"/>\n'
+        + _bye_answered()
+    )
+    body = f"""  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="^INVITE sip:{number}@" search_in="msg" check_it="false" assign_to="busy"/>
+    </action>
+  </recv>
+  <nop test="busy" next="refuse"/>
+{answered}  <nop next="done"/>
+  <label id="refuse"/>
+{_answer("486 Busy Here")}  <recv request="ACK"/>
+  <recv request="INVITE" crlf="true"/>
+{answered}  <label id="done"/>
+"""
+    return _scenario("carrier", body, "busy")
 
 
 def _scenario(name: str, body: str, variables: str = "") -> str:

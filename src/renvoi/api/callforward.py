@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
 from renvoi.api.deps import (
+    Services,
     admit,
     authenticate,
     check_address,
@@ -93,12 +94,7 @@ FIELDS_SCHEMA: dict[str, Any] = {
 )
 async def set_callforward(request: Request) -> Response:
     """Set what happens to calls on a virtual number."""
-    services = services_of(request)
-    check_address(services, request)
-    fields = parse_fields(await read_body(request), request.headers.get("content-type"))
-    request.state.format = wanted_format(fields.get("_format"))
-    dry_run = request.state.dry_run = wants_dry_run(fields)
-    api_key = require_api_key(fields)
+    services, fields, dry_run, api_key = await _change_request(request)
     region = services.settings.default_region
     try:
         command = parse_command(fields, region=region, refused=services.refused)
@@ -121,6 +117,22 @@ async def set_callforward(request: Request) -> Response:
         dry_run=dry_run,
         read=read,
     )
+    return _changed(services, request, applied)
+
+
+async def _change_request(request: Request) -> tuple[Services, dict[str, Any], bool, str]:
+    """What both change endpoints read first, in the contract's order: the address's
+    limit, the body, its format and ``dryRun``, then check 1 (the key, for check 2)."""
+    services = services_of(request)
+    check_address(services, request)
+    fields = parse_fields(await read_body(request), request.headers.get("content-type"))
+    request.state.format = wanted_format(fields.get("_format"))
+    dry_run = request.state.dry_run = wants_dry_run(fields)
+    return services, fields, dry_run, require_api_key(fields)
+
+
+def _changed(services: Services, request: Request, applied: forwarding.Applied) -> Response:
+    """A change's success: the code, with ``dryRun`` when nothing was written."""
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
         return render(body, fmt=request_format(request))
@@ -177,12 +189,7 @@ CONDITIONAL_SCHEMA: dict[str, Any] = {
 )
 async def set_conditional(request: Request) -> Response:
     """Set, change or remove one condition's fallback on a virtual number."""
-    services = services_of(request)
-    check_address(services, request)
-    fields = parse_fields(await read_body(request), request.headers.get("content-type"))
-    request.state.format = wanted_format(fields.get("_format"))
-    dry_run = request.state.dry_run = wants_dry_run(fields)
-    api_key = require_api_key(fields)
+    services, fields, dry_run, api_key = await _change_request(request)
     region = services.settings.default_region
     principal = await authenticate(services, request, api_key)  # check 2 answers first
     command = parse_fallback(fields, region=region, refused=services.refused)
@@ -194,12 +201,7 @@ async def set_conditional(request: Request) -> Response:
     applied = await forwarding.apply_fallback_async(
         services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
     )
-    if applied.dry_run:
-        return render(
-            envelope(applied.code, success=True, dryRun=True), fmt=request_format(request)
-        )
-    services.cache.invalidate(applied.number)
-    return render(envelope(applied.code, success=True), fmt=request_format(request))
+    return _changed(services, request, applied)
 
 
 @hot.get(

@@ -90,16 +90,26 @@ def _text(value: object) -> str | None:
     return repr(value)  # true, 1.5, a list: present, and invalid wherever it is checked
 
 
+def require(fields: Mapping[str, object], name: str, code: Code) -> str:
+    """A field that must be present (checks 1, 3 and 6: the key, the number, ``param``),
+    as text.
+
+    Raises:
+        ContractError: ``code``, when it is absent or empty.
+    """
+    value = _text(fields.get(name))
+    if value is None:
+        raise ContractError(code)
+    return value
+
+
 def require_api_key(fields: Mapping[str, object]) -> str:
     """Check 1: the API key is present. Returns it for the store to look up (check 2).
 
     Raises:
         ContractError: code 10 (required).
     """
-    key = _text(fields.get("apiKey"))
-    if key is None:
-        raise ContractError(Code.API_KEY)
-    return key
+    return require(fields, "apiKey", Code.API_KEY)
 
 
 def parse_type(value: object, *, present: bool) -> Mode:
@@ -150,36 +160,12 @@ def parse_command(fields: Mapping[str, object], *, region: str, refused: frozens
     Raises:
         ContractError: code 5, 6, 7, 8, 9 or 12.
     """
-    number = require_number(fields)
+    number = require(fields, "number", Code.NUMBER_REQUIRED)
     mode = parse_type(fields.get("type"), present="type" in fields)
     if mode is Mode.OFF:
         return Command(number, OFF)
-    param = require_param(fields)
+    param = require(fields, "param", Code.PARAM_REQUIRED)
     return Command(number, check_param(mode, param, number, region=region, refused=refused))
-
-
-def require_number(fields: Mapping[str, object]) -> str:
-    """Check 3: the virtual number is present (as sent; the store normalizes it).
-
-    Raises:
-        ContractError: code 5.
-    """
-    number = _text(fields.get("number"))
-    if number is None:
-        raise ContractError(Code.NUMBER_REQUIRED)
-    return number
-
-
-def require_param(fields: Mapping[str, object]) -> str:
-    """Check 6: ``param`` is present (types 1 and 2).
-
-    Raises:
-        ContractError: code 8.
-    """
-    param = _text(fields.get("param"))
-    if param is None:
-        raise ContractError(Code.PARAM_REQUIRED)
-    return param
 
 
 def check_param(

@@ -4,8 +4,7 @@ SIP outcome means.
 
 The checks reuse the seed endpoint's (``callforward``) where the contract says "as the
 seed endpoint's": rows 1 to 3, 6 to 8 and 10 to 16 are the same functions, with rows 4
-and 5
-(``condition``) and 9 (``ringSeconds``) between them.
+and 5 (``condition``) and 9 (``ringSeconds``) between them.
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ from renvoi.domain.callforward import (
     check_number,
     check_param,
     parse_type,
-    require_number,
-    require_param,
+    require,
 )
 from renvoi.domain.codes import Code
 from renvoi.domain.modes import OFF, RING_SECONDS, Condition, Fallbacks, Mode, Setting
@@ -117,10 +115,10 @@ def parse_fallback(
     Raises:
         ContractError: code 5, 21, 6, 7, 8, 22, 9 or 12.
     """
-    number = require_number(fields)
+    number = require(fields, "number", Code.NUMBER_REQUIRED)
     condition = parse_condition(fields.get("condition"))
     mode = parse_type(fields.get("type"), present="type" in fields)
-    param = None if mode is Mode.OFF else require_param(fields)
+    param = None if mode is Mode.OFF else require(fields, "param", Code.PARAM_REQUIRED)
     ring_seconds = parse_ring_seconds(fields, condition)
     if param is None:
         return FallbackCommand(number, condition, OFF, ring_seconds)

@@ -1,4 +1,4 @@
-"""A customer's forwarding change, atomic, and the reads it starts from.
+"""A customer's forwarding change (or a fallback's), atomic, and the reads it starts from.
 
 ``apply_forwarding`` is the heart of the API: it reads the number's state with a lock,
 lets ``domain.callforward.decide`` run checks 9 to 14 on it, and writes the new state and
@@ -9,7 +9,8 @@ acknowledged change is durable and two requests racing on one number are seriali
 write that applies only if that state still holds (compare and set), which takes half
 the round trips; a change that lost a race is decided again by ``apply_forwarding``.
 There a request also reads its API key with its number in one statement
-(``key_and_state``, and ``key_and_record`` for the read extension).
+(``key_and_state``, and ``key_and_record`` for the read extension). A fallback's change
+(``apply_fallback``) always takes the locked path, with the same loop walk and lock.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, text, update
+from sqlalchemy import (
+    ClauseElement,
+    Connection,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from renvoi.domain.callforward import Command, Hop, NextHops, NumberState, decide, forwards
@@ -236,22 +247,13 @@ def apply_forwarding(
     Raises:
         ContractError: the check that failed (nothing written).
     """
-    destination = _destination(wanted)
-    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
-    number_id, state, destination_id = _state(e164, row)
-
-    next_hops = _loop_walk(db, conn, destination, row, destination_id, state, principal)
+    number_id, state, next_hops = _locked(db, conn, e164, _destination(wanted), principal)
     code = decide(state, wanted, account_id=principal.account_id, next_hops=next_hops)
     assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
     params = _change(number_id, state, wanted, principal=principal, now=now)
-    if db.is_sqlite:  # in-process: a statement costs no round trip
-        db.execute(conn, _SET_FORWARDING, params)
-        db.execute(conn, _RECORD_CHANGE, params)
-        announce(db, conn, e164)
-    else:
-        db.execute(conn, _ANNOUNCED_CHANGE, {**params, **notice(e164)})
+    _write(db, conn, e164, (_SET_FORWARDING, _RECORD_CHANGE, _ANNOUNCED_CHANGE), params)
     return Applied(code=code, number=e164)
 
 
@@ -386,9 +388,7 @@ def apply_fallback(
         ContractError: the check that failed (nothing written).
     """
     destination = _destination(command.wanted)
-    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
-    number_id, state, destination_id = _state(e164, row)
-    next_hops = _loop_walk(db, conn, destination, row, destination_id, state, principal)
+    number_id, state, next_hops = _locked(db, conn, e164, destination, principal)
     code, after = decide_fallback(
         state, command, account_id=principal.account_id, next_hops=next_hops
     )
@@ -396,13 +396,13 @@ def apply_fallback(
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
     params = _fallback_change(number_id, state, command.condition, after, principal, now)
-    if db.is_sqlite:
-        db.execute(conn, _SET_FALLBACK[command.condition], params)
-        db.execute(conn, _RECORD_FALLBACK_CHANGE, params)
-        announce(db, conn, e164)
-    else:
-        statement = _ANNOUNCED_FALLBACK_CHANGE[command.condition]
-        db.execute(conn, statement, {**params, **notice(e164)})
+    condition = command.condition
+    statements = (
+        _SET_FALLBACK[condition],
+        _RECORD_FALLBACK_CHANGE,
+        _ANNOUNCED_FALLBACK_CHANGE[condition],
+    )
+    _write(db, conn, e164, statements, params)
     return Applied(code=code, number=e164)
 
 
@@ -480,18 +480,15 @@ def _outside(_number: str) -> list[Hop]:
     return []
 
 
-def _loop_walk(
-    db: Database,
-    conn: Connection,
-    destination: str | None,
-    row: Sequence[Any] | None,
-    destination_id: int | None,
-    state: NumberState | None,
-    principal: Principal,
-) -> NextHops:
-    """The loop walk's ``next_hops`` for a change forwarding to ``destination``, read in
-    the change's transaction (on PostgreSQL after the loop lock, taken here when the
-    destination is a number of the platform)."""
+def _locked(
+    db: Database, conn: Connection, e164: str, destination: str | None, principal: Principal
+) -> tuple[int, NumberState | None, NextHops]:
+    """A change's start, in its transaction: the number's id and state, its row locked
+    (None: not on the platform), and the loop walk's ``next_hops`` for a change that
+    forwards to ``destination``, reading in the same transaction (on PostgreSQL after
+    the loop lock, taken here when the destination is a number of the platform)."""
+    row = db.fetch_one(_LOCKED_STATE, {"b_e164": e164, "b_destination": destination}, conn=conn)
+    number_id, state, destination_id = _state(e164, row)
     if (
         not db.is_sqlite
         and destination_id is not None
@@ -516,7 +513,27 @@ def _loop_walk(
         targets = forwards(Setting(Mode(mode), param), fallbacks_from_row(fallbacks))
         return [Hop(to=to, account_id=account_id) for to in targets]
 
-    return next_hops
+    return number_id, state, next_hops
+
+
+def _write(
+    db: Database,
+    conn: Connection,
+    e164: str,
+    statements: tuple[ClauseElement, ClauseElement, ClauseElement],
+    params: dict[str, Any],
+) -> None:
+    """A change's update and history row, and the notice to the route caches
+    (``statements``: the update, the row, and both with the notice as one statement):
+    on SQLite one by one (in-process: a statement costs no round trip), on PostgreSQL
+    in one round trip."""
+    update_, record, announced = statements
+    if db.is_sqlite:
+        db.execute(conn, update_, params)
+        db.execute(conn, record, params)
+        announce(db, conn, e164)
+    else:
+        db.execute(conn, announced, {**params, **notice(e164)})
 
 
 def _state(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | None, int | None]:

@@ -12,7 +12,7 @@ import pytest
 from renvoi.cli import main
 from renvoi.domain.conditions import parse_fallback
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
-from renvoi.store import forwarding
+from renvoi.store import fallbacks
 from tests.harness import forward, make_tenant
 
 
@@ -265,7 +265,7 @@ def test_number_show_and_history_carry_the_fallbacks(renvoi: Any, database: Any)
         region="FR",
         refused=refused_types(DEFAULT_REFUSED_TYPES),
     )
-    forwarding.change_fallback(database, command, principal=tenant.principal, region="FR")
+    fallbacks.change_fallback(database, command, principal=tenant.principal, region="FR")
     shown = renvoi("number", "show", "+33757000001")
     assert shown["conditions"] == {
         "noAnswer": {"type": 2, "param": "ann@example.com", "ringSeconds": 30}

@@ -18,7 +18,7 @@ from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import sqlite
 
 from renvoi.domain.modes import Condition
-from renvoi.store import accounts, calls, forwarding, numbers, statecache
+from renvoi.store import accounts, calls, fallbacks, forwarding, numbers, statecache
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 
@@ -57,7 +57,7 @@ REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
         {"b_call_id": "c", "b_diverted": "busy", "b_diverted_to": "sip:x@y"},
     ),
     "a fallback changed": (
-        forwarding._SET_FALLBACK[Condition.BUSY],
+        fallbacks._SET_FALLBACK[Condition.BUSY],
         {"b_id": 1, "b_mode": 1, "b_param": "+33612345678", "b_ring": 20, "b_at": None},
     ),
     "a call answered": (calls._ANSWERED, {"b_call_id": "c", "b_status": 200, "b_at": None}),

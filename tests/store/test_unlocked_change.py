@@ -1,4 +1,4 @@
-"""PostgreSQL's unlocked change (``forwarding.apply_forwarding_unlocked``): the state read,
+"""PostgreSQL's unlocked change (``lockfree.apply_forwarding_unlocked``): the state read,
 the checks on it, and a write only if the number is still in that state. A change
 committed between the read and the write sends the request down the locked path,
 which decides again on what is stored now."""
@@ -15,7 +15,7 @@ import pytest
 from renvoi.domain.codes import Code
 from renvoi.domain.modes import Mode, Setting
 from renvoi.errors import ContractError
-from renvoi.store import accounts, forwarding, numbers
+from renvoi.store import accounts, forwarding, lockfree, numbers
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.records import Principal
@@ -49,7 +49,7 @@ def apply(db: Database, tenant: Tenant, wanted: Setting) -> forwarding.Applied:
     principal = tenant.principal
     writer = Writer(db)
     return in_loop(
-        db, lambda: forwarding.apply_forwarding_async(writer, db, A, wanted, principal=principal)
+        db, lambda: lockfree.apply_forwarding_async(writer, db, A, wanted, principal=principal)
     )
 
 
@@ -80,7 +80,7 @@ def test_a_change_is_written_with_its_history_and_announced(
         listener.execute(f"LISTEN {CHANNEL}")
         applied = in_loop(
             database,
-            lambda: forwarding.apply_forwarding_unlocked(
+            lambda: lockfree.apply_forwarding_unlocked(
                 database, A, Setting(Mode.FORWARD, OUTSIDE), principal=tenant.principal
             ),
         )
@@ -161,8 +161,8 @@ def test_the_key_and_the_state_are_one_read(database: Database, tenant: Tenant) 
     key_hash = accounts.hash_key(tenant.key)
     wanted = Setting(Mode.FORWARD, OUTSIDE)
 
-    def read(e164: str) -> tuple[Principal | None, forwarding.StateRead]:
-        return in_loop(database, lambda: forwarding.key_and_state(database, key_hash, e164, wanted))
+    def read(e164: str) -> tuple[Principal | None, lockfree.StateRead]:
+        return in_loop(database, lambda: lockfree.key_and_state(database, key_hash, e164, wanted))
 
     principal, state = read(A)
     assert principal == tenant.principal and state.row is not None
@@ -170,7 +170,7 @@ def test_the_key_and_the_state_are_one_read(database: Database, tenant: Tenant) 
     principal, state = read("+33757999999")
     assert principal == tenant.principal and state.row is None
     accounts.revoke_key(database, tenant.key_id)
-    assert read(A) == (None, forwarding.StateRead(None))
+    assert read(A) == (None, lockfree.StateRead(None))
 
 
 def test_a_state_read_with_the_key_that_a_change_overtook_is_not_written(
@@ -181,10 +181,10 @@ def test_a_state_read_with_the_key_that_a_change_overtook_is_not_written(
     key_hash, wanted = accounts.hash_key(tenant.key), Setting(Mode.FORWARD, OUTSIDE)
 
     async def read_race_write() -> forwarding.Applied | None:
-        principal, state = await forwarding.key_and_state(database, key_hash, A, wanted)
+        principal, state = await lockfree.key_and_state(database, key_hash, A, wanted)
         assert principal is not None
         await asyncio.to_thread(forward, database, tenant, A, "+33698765432")
-        return await forwarding.apply_forwarding_unlocked(
+        return await lockfree.apply_forwarding_unlocked(
             database, A, wanted, principal=principal, read=state
         )
 

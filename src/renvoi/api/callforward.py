@@ -1,9 +1,11 @@
-"""``/v1/vn/callforward``: the SMS Partner endpoint, and its read (a renvoi extension).
+"""``/v1/vn/callforward``: the SMS Partner endpoint, its read, and the fallbacks'
+endpoint ``/conditional`` (both renvoi extensions).
 
 A route parses, calls the domain and the store, and shapes the answer; the checks and
-their order are ``domain.callforward``'s, the transaction is ``store.forwarding``'s.
-Both are what customers call most: served without FastAPI's per-request machinery
-(``direct.py``), documented here all the same.
+their order are ``domain.callforward``'s and ``domain.conditions``'s, the transactions
+``store.lockfree``'s, ``store.forwarding``'s and ``store.fallbacks``'s. These are what
+customers call most: served without FastAPI's per-request machinery (``direct.py``),
+documented here all the same.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from renvoi.domain.conditions import parse_fallback
 from renvoi.domain.modes import Condition, Mode
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError
-from renvoi.store import forwarding
+from renvoi.store import fallbacks, lockfree
+from renvoi.store.forwarding import Applied
 from renvoi.store.records import as_json
 
 hot = APIRouter(prefix="/v1/vn", tags=["call forwarding"], route_class=DirectRoute)
@@ -108,7 +111,7 @@ async def set_callforward(request: Request) -> Response:
         check_country(command.wanted.param, principal.countries)
     if e164 is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)
-    applied = await forwarding.apply_forwarding_async(
+    applied = await lockfree.apply_forwarding_async(
         services.writer,
         services.db,
         e164,
@@ -131,7 +134,7 @@ async def _change_request(request: Request) -> tuple[Services, dict[str, Any], b
     return services, fields, dry_run, require_api_key(fields)
 
 
-def _changed(services: Services, request: Request, applied: forwarding.Applied) -> Response:
+def _changed(services: Services, request: Request, applied: Applied) -> Response:
     """A change's success: the code, with ``dryRun`` when nothing was written."""
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
@@ -198,7 +201,7 @@ async def set_conditional(request: Request) -> Response:
     e164 = normalize_number(command.number, region=region)
     if e164 is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)
-    applied = await forwarding.apply_fallback_async(
+    applied = await fallbacks.apply_fallback_async(
         services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
     )
     return _changed(services, request, applied)

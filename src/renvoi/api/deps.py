@@ -25,11 +25,11 @@ from renvoi.domain.modes import Setting
 from renvoi.domain.numbers import normalize_number, stored_spelling
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
-from renvoi.store import accounts, forwarding
+from renvoi.store import accounts, lockfree
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
-from renvoi.store.forwarding import StateRead
 from renvoi.store.groupcommit import Writer
+from renvoi.store.lockfree import StateRead
 from renvoi.store.records import NumberRecord, Principal
 from renvoi.store.statecache import Shelf, StateCache
 
@@ -132,7 +132,7 @@ async def customer_and_state(
     services: Services, api_key: str, e164: str | None, wanted: Setting
 ) -> tuple[Principal | None, StateRead | None]:
     """Who a key speaks for (None: unknown or revoked) and, on PostgreSQL, the state of
-    the number it asks to change, read in the same round trip (``forwarding.key_and_state``).
+    the number it asks to change, read in the same round trip (``lockfree.key_and_state``).
 
     SQLite answers the key from its exact cache and reads the state in the change's
     transaction: a read there costs no round trip to save.
@@ -140,7 +140,7 @@ async def customer_and_state(
     key_hash = accounts.hash_key(api_key)
     if services.db.is_sqlite or e164 is None:
         return await services.principals.lookup(key_hash), None
-    return await forwarding.key_and_state(services.db, key_hash, e164, wanted)
+    return await lockfree.key_and_state(services.db, key_hash, e164, wanted)
 
 
 async def customer_and_record(
@@ -150,7 +150,7 @@ async def customer_and_record(
     spelling (None: not on the platform), as ``platform_number`` finds it.
 
     On PostgreSQL the key and the number's first look-up are one round trip
-    (``forwarding.key_and_record``). SQLite answers both from its exact caches.
+    (``lockfree.key_and_record``). SQLite answers both from its exact caches.
     """
     key_hash = accounts.hash_key(api_key)
     region = services.settings.default_region
@@ -163,7 +163,7 @@ async def customer_and_record(
     first = stored if stored is not None else normalize_number(raw, region=region)
     if first is None:
         return await services.principals.lookup(key_hash), None
-    principal, record = await forwarding.key_and_record(services.db, key_hash, first)
+    principal, record = await lockfree.key_and_record(services.db, key_hash, first)
     if principal is None or record is not None or stored is None:
         return principal, record
     return principal, (await _as_parsed(services.records, raw, stored, region=region))[1]

@@ -124,20 +124,24 @@ def route_answer(route: Route) -> dict[str, object]:
         "uri": route.uri or "",
         "diversion": route.diversion or "",
         "ring_seconds": route.ring_seconds,
+        **_NO_FALLBACK,
     }
-    for condition in Condition:
-        divert = route.fallback(condition)
+    for condition, divert in route.fallbacks:
         name = _FALLBACK_FIELD[condition]
-        answer[name] = divert.uri if divert else ""
-        answer[f"{name}_diversion"] = divert.diversion if divert else ""
+        answer[name] = divert.uri
+        answer[f"{name}_diversion"] = divert.diversion
     return answer
 
 
-# The route answer's field for each condition's fallback (Kamailio's names).
+# The route answer's field for each condition's fallback (Kamailio's names), and those
+# fields of a route without fallbacks.
 _FALLBACK_FIELD = {
     Condition.BUSY: "busy",
     Condition.NO_ANSWER: "no_answer",
     Condition.UNAVAILABLE: "unavailable",
+}
+_NO_FALLBACK = {
+    field: "" for name in _FALLBACK_FIELD.values() for field in (name, f"{name}_diversion")
 }
 
 

@@ -157,12 +157,15 @@ def decide_route(state: RouteState | None, *, diversions: int, targets: SipTarge
     if setting.mode is Mode.VOICEMAIL:
         # Answered by itself: its fallbacks are kept, unused.
         return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
-    fallbacks = tuple(
-        (condition, divert(state.number, condition, fallback, targets))
-        for condition, fallback in state.fallbacks.set()
-    )
-    no_answer = any(condition is Condition.NO_ANSWER for condition, _ in fallbacks)
-    ring_seconds = state.fallbacks.ring_seconds if no_answer else 0
+    fallbacks: tuple[tuple[Condition, Divert], ...] = ()
+    ring_seconds = 0
+    if state.fallbacks != NO_FALLBACKS:  # most numbers: nothing to build on every call
+        fallbacks = tuple(
+            (condition, divert(state.number, condition, fallback, targets))
+            for condition, fallback in state.fallbacks.set()
+        )
+        if state.fallbacks.no_answer.mode is not Mode.OFF:
+            ring_seconds = state.fallbacks.ring_seconds
     if setting.mode is Mode.FORWARD and setting.param:
         return Route(
             "forward",

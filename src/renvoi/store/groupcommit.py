@@ -23,7 +23,7 @@ database's timeout.
 On PostgreSQL each work has a transaction of its own, in the event loop too
 (``Database.write_async``): the server takes many writers at once and locks rows, and a
 batch there would hold row locks of unrelated requests together. (Most of the API's
-changes do not come here on PostgreSQL: ``forwarding.apply_forwarding_async``.)
+changes do not come here on PostgreSQL: ``lockfree.apply_forwarding_async``.)
 """
 
 from __future__ import annotations

@@ -11,10 +11,15 @@ from importlib.resources import files
 
 from renvoi.config import Settings
 from renvoi.domain.conditions import BUSY_STATUSES, NO_RESPONSE_SECONDS, UNAVAILABLE_STATUSES
+from renvoi.domain.modes import RING_SECONDS
 
-# How long a call rings at most, without a no-answer fallback (RFC 3261 §16.8's Timer C
-# is at least 3 minutes; 2 minutes, as carriers do).
-RING_MS_MAX = 120_000
+# How long the proxy lets a call ring without a no-answer fallback: longer than any
+# carrier lets a call ring (RFC 3261 §16.8's Timer C is at least 3 minutes), so that the
+# caller hangs up first, as contract/conditions.md says; the bound frees a call whose
+# caller vanished. An INVITE transaction lives through a primary's ring time and its
+# fallback's ringing.
+RING_MS_MAX = 600_000
+INVITE_LIFETIME_MS = max(RING_SECONDS) * 1000 + NO_RESPONSE_SECONDS * 1000 + RING_MS_MAX
 
 
 def _statuses(statuses: frozenset[int]) -> str:
@@ -47,8 +52,9 @@ def render_config(settings: Settings) -> str:
         # The fallbacks' conditions (domain.conditions, contract/conditions.md).
         _substdef("RENVOI_BUSY_STATUS", _statuses(BUSY_STATUSES)),
         _substdef("RENVOI_UNAVAILABLE_STATUS", _statuses(UNAVAILABLE_STATUSES)),
-        _substdef("RENVOI_NO_ANSWER_MS", str(NO_RESPONSE_SECONDS * 1000)),
+        _substdef("RENVOI_NO_RESPONSE_MS", str(NO_RESPONSE_SECONDS * 1000)),
         _substdef("RENVOI_RING_MS_MAX", str(RING_MS_MAX)),
+        _substdef("RENVOI_INVITE_LIFETIME_MS", str(INVITE_LIFETIME_MS)),
     ]
     body = files("renvoi.voice").joinpath("kamailio.cfg").read_text(encoding="utf-8")
     return "\n".join(header) + "\n" + body

@@ -105,6 +105,23 @@ def test_admin_lifecycle(admin: TestClient) -> None:
     history = admin.get("/admin/v1/numbers/+33757000001/history").json()
     assert [(h["type"], h["param"]) for h in history] == [(1, "+33612345678")]
 
+    # A fallback: the number's record shows it, its history row names the condition.
+    response = admin.post(
+        "/v1/vn/callforward/conditional",
+        json={
+            "apiKey": account["api_key"],
+            "number": "+33757000001",
+            "condition": "busy",
+            "type": 2,
+            "param": "ann@example.com",
+        },
+    )
+    assert response.json()["code"] == 3
+    shown = admin.get("/admin/v1/numbers/+33757000001").json()
+    assert shown["conditions"] == {"busy": {"type": 2, "param": "ann@example.com"}}
+    history = admin.get("/admin/v1/numbers/+33757000001/history").json()
+    assert [(h["condition"], h["type"]) for h in history] == [("busy", 2), (None, 1)]
+
     assert admin.post("/admin/v1/numbers/+33757000001/suspend").json()["status"] == "suspended"
     response = admin.post(
         "/v1/vn/callforward",
@@ -149,6 +166,11 @@ def test_openapi_documents_the_endpoint_and_its_codes(client: TestClient) -> Non
     }
     assert "13: Virtual number does not exist" in operation["responses"]["404"]["description"]
     assert "19: Too many requests" in operation["responses"]["429"]["description"]
+    conditional = schema["paths"]["/v1/vn/callforward/conditional"]["post"]
+    assert "21: Condition is not valid" in conditional["responses"]["400"]["description"]
+    assert "22: Ring time is not valid" in conditional["responses"]["400"]["description"]
+    schema_of = conditional["requestBody"]["content"]["application/json"]["schema"]
+    assert schema_of["properties"]["condition"]["enum"] == ["busy", "noAnswer", "unavailable"]
     assert "/admin/v1/numbers" in schema["paths"]
     assert client.get("/docs").status_code == 200
 

@@ -5,11 +5,14 @@ plain functions any script can call."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -92,29 +95,69 @@ def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:
     return Tenant(created.id, created.api_key, key.id, list(phone_numbers))
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out for a bind to port 0."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports are handed out below the kernel's ephemeral range, from a cursor. A port found
+# free by binding to port 0 is free only until the next bind to 0 anywhere on the
+# machine, which may pick it before the child process it was meant for binds it (SIPp
+# then fails with errno 98). Below that range only an explicit bind takes a port, and
+# the cursor does not come back to a port it has just handed out.
+_MEDIA_OFFSET = 10000  # SIPp's media ports are its SIP port + 10000 and + 10002 (``-mp``)
+_FIRST_PORT = 10000
+_LAST_PORT = _ephemeral_low() - _MEDIA_OFFSET - 2  # exclusive: media partners fit too
+_START = random.randrange(_FIRST_PORT, max(_LAST_PORT, _FIRST_PORT + 1))  # runs at once differ
+_ports = itertools.cycle(itertools.chain(range(_START, _LAST_PORT), range(_FIRST_PORT, _START)))
+_ports_lock = threading.Lock()
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _next_port(kind: socket.SocketKind, *, media: bool = False) -> int:
+    if _LAST_PORT - _FIRST_PORT < 1000:  # a machine whose ephemeral range starts low
+        return _kernel_port(kind, media=media)
+    with _ports_lock:
+        while True:
+            port = next(_ports)
+            if media and port % 4:
+                continue  # SIPps started together: each one's + 10002 is not another's + 10000
+            if _bindable(port, kind) and (not media or _media_free(port)):
+                return port
+
+
+def _kernel_port(kind: socket.SocketKind, *, media: bool) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if not media or (port + _MEDIA_OFFSET + 2 <= 65535 and _media_free(port)):
+            return port
+
+
+def _media_free(port: int) -> bool:
+    return all(_bindable(port + _MEDIA_OFFSET + step, socket.SOCK_DGRAM) for step in (0, 2))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free TCP port on 127.0.0.1."""
+    return _next_port(socket.SOCK_STREAM)
 
 
 def free_udp_port(*, media: bool = True) -> int:
     """A free UDP port; with ``media``, port + 10000 is free too (SIPp's media port)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if not media:
-            return port
-        if port + 10000 > 65535:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
-                media.bind(("127.0.0.1", port + 10000))
-            return port
-        except OSError:
-            continue
+    return _next_port(socket.SOCK_DGRAM, media=media)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ RenvoiError
 │   ├── NotFoundError      no such account, key or number
 │   ├── AlreadyExistsError the number is on the platform already
 │   ├── InvalidValueError  a value does not parse (a number, a SIP URI)
+│   ├── ConflictError      the thing is not in a state that allows it (a revoked key)
 │   └── MigrationNeededError  the database is not at this renvoi's schema yet
 ├── ServiceError           a component of ``renvoi serve`` could not start, or failed
 ├── StoreError             the database failed
@@ -73,6 +74,11 @@ class AlreadyExistsError(OperatorError):
 
 class InvalidValueError(OperatorError):
     """A value given by the operator does not parse."""
+
+
+class ConflictError(OperatorError):
+    """The thing named cannot take this operation in its state: a revoked key cannot be
+    rotated, nor a key already rotated rotated again."""
 
 
 class MigrationNeededError(OperatorError):

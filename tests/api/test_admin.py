@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.store.database import Database
-from tests.harness import ADMIN_TOKEN
+from tests.harness import ADMIN_TOKEN, record_call
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -155,6 +155,66 @@ def test_admin_errors(admin: TestClient) -> None:
     assert missing.status_code == 404
     assert admin.post("/admin/v1/keys/key_nope/revoke").status_code == 404
     assert admin.post("/admin/v1/accounts", json={"name": ""}).status_code == 400
+
+
+def test_a_key_rotated_over_http(admin: TestClient) -> None:
+    """integrations.md: the new key printed once as ``key create`` prints it, plus what
+    it replaces and when the old one stops; both work in the grace period."""
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    [old] = admin.get(f"/admin/v1/accounts/{account['id']}/keys").json()
+    response = admin.post(f"/admin/v1/keys/{old['id']}/rotate")
+    assert response.status_code == 201
+    rotated = response.json()
+    assert set(rotated) == {"id", "account_id", "api_key", "replaces", "expires_at"}
+    assert (rotated["account_id"], rotated["replaces"]) == (account["id"], old["id"])
+    for key in (account["api_key"], rotated["api_key"]):
+        read = admin.get("/v1/vn/callforward", params={"apiKey": key, "number": "+33757000001"})
+        assert read.json()["code"] == 13  # past the key check: no such number
+    listed = {k["id"]: k for k in admin.get(f"/admin/v1/accounts/{account['id']}/keys").json()}
+    assert listed[old["id"]]["expires_at"] == rotated["expires_at"]
+    assert listed[rotated["id"]]["replaces"] == old["id"]
+
+    # No grace: the old key stops at once.
+    again = admin.post(f"/admin/v1/keys/{rotated['id']}/rotate", json={"grace": 0}).json()
+    read = admin.get(
+        "/v1/vn/callforward", params={"apiKey": rotated["api_key"], "number": "+33757000001"}
+    )
+    assert read.json()["code"] == 10 and again["expires_at"] is not None
+
+    refused = admin.post(f"/admin/v1/keys/{old['id']}/rotate")
+    assert refused.status_code == 409 and "rotated already" in refused.json()["message"]
+    assert admin.post("/admin/v1/keys/key_nope/rotate").status_code == 404
+    for body in ({"grace": -1}, {"grace": "soon"}, {"grace": 60, "keep": True}):
+        response = admin.post(f"/admin/v1/keys/{again['id']}/rotate", json=body)
+        assert (response.status_code, response.json()["code"]) == (400, 4), body
+
+
+def test_a_numbers_route_and_calls_over_http(admin: TestClient, database: Database) -> None:
+    """The admin API's twins of ``number route`` and ``number calls``."""
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    admin.post("/admin/v1/numbers", json={"number": "+33757000001", "account_id": account["id"]})
+    url = "/admin/v1/numbers/+33757000001/route"
+    uri = "sip:+33757000003@pbx.example:5060"
+    assert admin.put(url, json={"sip": uri}).json()["sip_destination"] == uri
+    assert admin.get("/admin/v1/numbers/0757000001").json()["sip_destination"] == uri
+    assert admin.put(url, json={"sip": "http://nope"}).status_code == 400
+    assert admin.delete(url).json()["sip_destination"] is None
+    assert admin.put("/admin/v1/numbers/+33757999999/route", json={"sip": uri}).status_code == 404
+
+    record_call(database, "+33757000001", "c1", "+33100000001")
+    record_call(database, "+33757000001", "c2", None)
+    listed = admin.get("/admin/v1/numbers/+33757000001/calls").json()
+    assert [(c["call_id"], c["caller"], c["action"]) for c in listed] == [
+        ("c2", None, "reject"),
+        ("c1", "+33100000001", "reject"),
+    ]
+    assert set(listed[0]) >= {"started_at", "destination", "status", "duration", "diverted"}
+    limited = admin.get("/admin/v1/numbers/+33757000001/calls", params={"limit": 1}).json()
+    assert [c["call_id"] for c in limited] == ["c2"]
+    for limit in (0, 1001):
+        response = admin.get("/admin/v1/numbers/+33757000001/calls", params={"limit": limit})
+        assert response.status_code == 400
+    assert admin.get("/admin/v1/numbers/+33757999999/calls").status_code == 404
 
 
 def test_openapi_documents_the_endpoint_and_its_codes(client: TestClient) -> None:

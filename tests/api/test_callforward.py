@@ -5,11 +5,13 @@ Runs on SQLite and PostgreSQL (the ``database`` fixture's parameters).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from renvoi.api import deps
 from renvoi.store import accounts
 from renvoi.store.database import Database
 from tests.harness import Tenant
@@ -100,6 +102,41 @@ def test_revoked_key_is_invalid_at_once(
         10,
         "API key is invalid",
     )
+
+
+class _Later(datetime):
+    """The clock ``admit`` reads, moved past a rotated key's grace."""
+
+    moved = timedelta(0)
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> Any:
+        return datetime.now(tz) + cls.moved
+
+
+def test_a_rotated_key_works_until_its_grace_is_over_then_never(
+    client: TestClient, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """integrations.md: both keys work during the grace period, only the new one after
+    it, on the change and on the read (on PostgreSQL the key is read with the number),
+    however the old key was cached when the grace began."""
+    assert post(client, apiKey=tenant.key, number=A, type=1, param=DEST).status_code == 200
+    rotated = accounts.rotate_key(database, tenant.key_id, grace=60)
+    monkeypatch.setattr(deps, "datetime", _Later)
+
+    def codes(key: str, type_: int) -> tuple[int, int]:
+        change = post(client, apiKey=key, number=A, type=type_, param=DEST)
+        read = client.get(URL, params={"apiKey": key, "number": A})
+        return change.json()["code"], read.json()["code"]
+
+    assert codes(tenant.key, 0) == (2, 200)  # the old key, cached before the rotation
+    assert codes(rotated.api_key, 1) == (1, 200)
+    _Later.moved = timedelta(seconds=61)
+    try:
+        assert codes(tenant.key, 0) == (10, 10)
+        assert codes(rotated.api_key, 0) == (2, 200)
+    finally:
+        _Later.moved = timedelta(0)
 
 
 def test_key_check_comes_first(client: TestClient, tenant: Tenant) -> None:

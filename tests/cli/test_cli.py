@@ -13,7 +13,7 @@ from renvoi.cli import main
 from renvoi.domain.conditions import parse_fallback
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, refused_types
 from renvoi.store import fallbacks
-from tests.harness import forward, make_tenant
+from tests.harness import forward, make_tenant, record_call
 
 
 @pytest.fixture
@@ -75,16 +75,51 @@ def test_account_key_and_number_commands(renvoi: Any) -> None:
     assert len(renvoi("number", "list")) == 1
 
 
+def test_key_rotate_and_list(renvoi: Any) -> None:
+    """integrations.md: printed as ``key create`` prints a key, plus ``replaces`` and
+    the old key's ``expires_at``; a second rotation of that key is refused."""
+    account = renvoi("account", "create", "acme")
+    [old] = renvoi("key", "list", account["id"])
+    rotated = renvoi("key", "rotate", old["id"], "--grace", "3600")
+    assert set(rotated) == {"id", "account_id", "api_key", "replaces", "expires_at"}
+    assert (rotated["replaces"], rotated["account_id"]) == (old["id"], account["id"])
+    listed = {key["id"]: key for key in renvoi("key", "list", account["id"])}
+    assert (listed[old["id"]]["expires_at"], listed[old["id"]]["revoked_at"]) == (
+        rotated["expires_at"],
+        None,
+    )
+    assert listed[rotated["id"]]["replaces"] == old["id"]
+    with pytest.raises(SystemExit) as exited:
+        renvoi("key", "rotate", old["id"])
+    assert exited.value.code == 1
+
+
+def test_number_calls(renvoi: Any, database: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    renvoi("number", "add", "+33757000001", "--account", account["id"])
+    record_call(database, "+33757000001", "c1", "+33100000001")
+    [call] = renvoi("number", "calls", "+33757000001")
+    assert (call["call_id"], call["caller"], call["action"], call["duration"]) == (
+        "c1",
+        "+33100000001",
+        "reject",
+        None,
+    )
+
+
 def test_errors_are_one_line_on_stderr_and_exit_1(
     renvoi: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     account = renvoi("account", "create", "acme")
+    account_key = renvoi("key", "list", account["id"])[0]["id"]
     renvoi("number", "add", "+33757000001", "--account", account["id"])
     for args, name in [
         (["number", "add", "+33757000001", "--account", account["id"]], "AlreadyExistsError"),
         (["number", "add", "NUMBET", "--account", account["id"]], "InvalidValueError"),
         (["number", "show", "+33757999999"], "NotFoundError"),
         (["key", "revoke", "key_nope"], "NotFoundError"),
+        (["key", "rotate", "key_nope"], "NotFoundError"),
+        (["key", "rotate", account_key, "--grace", "-1"], "InvalidValueError"),
         (["key", "create", "acc_nope"], "NotFoundError"),
     ]:
         with pytest.raises(SystemExit) as exited:

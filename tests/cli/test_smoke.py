@@ -71,6 +71,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "key create": ["acc_nope"],
     "key list": ["acc_nope"],
     "key revoke": ["key_nope"],
+    "key rotate": ["key_nope", "--grace", "-1"],
     "number add": ["NUMBET", "--account", "acc_nope"],
     "number calls": ["+33757000001", "--limit", "-5"],
     "number history": ["+33757999999"],

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2
@@ -31,7 +32,8 @@ from renvoi.api.app import create_app
 from renvoi.config import Settings
 from renvoi.domain.callforward import Command
 from renvoi.domain.modes import Mode, Setting
-from renvoi.store import accounts, forwarding, numbers
+from renvoi.domain.routing import SipTargets, decide_route
+from renvoi.store import accounts, calls, forwarding, numbers
 from renvoi.store.database import Database
 from renvoi.store.records import Principal
 
@@ -40,6 +42,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("RENVOI_TEST_REQUIRE_POSTGRES") == "1"
 ADMIN_TOKEN = "admin-token-for-tests"
+TARGETS = SipTargets(trunk="127.0.0.1:5080", voicemail="127.0.0.1:5070", proxy="127.0.0.1:5060")
 
 
 @contextmanager
@@ -85,6 +88,16 @@ def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
     """Forward the tenant's number to ``destination``, as its key would."""
     command = Command(e164, Setting(Mode.FORWARD, destination))
     forwarding.change_forwarding(db, command, principal=tenant.principal, region="FR")
+
+
+def record_call(db: Database, e164: str, call_id: str, caller: str | None) -> None:
+    """Record a call to ``e164`` routed as its state decides now, as the route endpoint's
+    call log would."""
+    route = decide_route(calls.route_state(db, e164), diversions=0, targets=TARGETS)
+    with db.write() as conn:
+        calls.insert_calls(
+            db, conn, [calls.NewCall(e164, call_id, caller, route, datetime.now(UTC))]
+        )
 
 
 def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:

@@ -15,15 +15,14 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy.engine import make_url
 
 from renvoi.domain.modes import Mode, Setting
-from renvoi.domain.routing import RouteState, SipTargets, decide_route
+from renvoi.domain.routing import RouteState, decide_route
 from renvoi.store import accounts, calls
 from renvoi.store.database import Database
 from renvoi.store.statecache import KEEP_EVENTS, MISSING, Shelf, StateCache, announce
-from tests.harness import Tenant, forward
+from tests.harness import TARGETS, Tenant, forward
 
 A = "+33757000001"
 B = "+33757000002"
-TARGETS = SipTargets(trunk="127.0.0.1:5080", voicemail="127.0.0.1:5070", proxy="127.0.0.1:5060")
 
 
 class Shelves:

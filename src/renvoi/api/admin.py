@@ -18,15 +18,17 @@ from starlette.responses import Response
 from renvoi.api.deps import AdminDep, ServicesDep
 from renvoi.api.envelope import ENVELOPE_SCHEMA, render
 from renvoi.errors import InvalidValueError
-from renvoi.store import accounts, numbers
+from renvoi.store import accounts, calls, numbers
 from renvoi.store.records import (
     AccountCountries,
     AccountRecord,
+    CallRecord,
     ChangeRecord,
     KeyRecord,
     NewAccount,
     NewKey,
     NumberRecord,
+    RotatedKey,
     as_json,
 )
 
@@ -96,6 +98,24 @@ class NumberIn(_Body):
     sms_only: bool = Field(False, description="No call-forwarding capability (code 14).")
 
 
+class RotateIn(_Body):
+    grace: int = Field(
+        accounts.DEFAULT_GRACE,
+        ge=0,
+        le=accounts.MAX_GRACE,
+        description="Seconds the old key keeps working (0: not at all).",
+    )
+
+
+class RouteIn(_Body):
+    sip: str = Field(
+        min_length=1,
+        max_length=255,
+        description="Where the number's calls go in mode 0, a SIP URI.",
+        examples=["sip:+33757000001@pbx.example.com"],
+    )
+
+
 def _json(value: Any, status: int = 200) -> Response:
     return render(as_json(value), status=status)
 
@@ -145,6 +165,17 @@ async def list_keys(account_id: str, services: ServicesDep) -> Response:
 async def revoke_key(key_id: str, services: ServicesDep) -> Response:
     """Revoke a key: it stops working at once."""
     return _json(await run_in_threadpool(accounts.revoke_key, services.db, key_id))
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, response_model=RotatedKey)
+async def rotate_key(key_id: str, services: ServicesDep, body: RotateIn | None = None) -> Response:
+    """A new key for the same account (shown only here); the old one keeps working for
+    ``grace`` seconds (a day by default), then is revoked."""
+    grace = (body or RotateIn()).grace
+    return _json(
+        await run_in_threadpool(lambda: accounts.rotate_key(services.db, key_id, grace=grace)),
+        201,
+    )
 
 
 @router.post("/numbers", status_code=201, response_model=NumberRecord)
@@ -218,3 +249,41 @@ async def number_history(number: str, services: ServicesDep) -> Response:
     return _json(
         await run_in_threadpool(lambda: numbers.history(services.db, number, region=region))
     )
+
+
+async def _set_route(number: str, services: ServicesDep, uri: str | None) -> Response:
+    region = services.settings.default_region
+    return _json(
+        await run_in_threadpool(
+            lambda: numbers.set_sip_destination(services.db, number, uri, region=region)
+        )
+    )
+
+
+@router.put("/numbers/{number}/route", response_model=NumberRecord)
+async def put_route(number: str, body: RouteIn, services: ServicesDep) -> Response:
+    """Set where the number's calls go when it is not forwarding (mode 0)."""
+    return await _set_route(number, services, body.sip)
+
+
+@router.delete("/numbers/{number}/route", response_model=NumberRecord)
+async def delete_route(number: str, services: ServicesDep) -> Response:
+    """Remove the number's normal destination: in mode 0 its calls get 480 (or its
+    unavailable fallback)."""
+    return await _set_route(number, services, None)
+
+
+@router.get("/numbers/{number}/calls", response_model=list[CallRecord])
+async def number_calls(
+    number: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Response:
+    """The calls routed to a number, newest first."""
+    region = services.settings.default_region
+
+    def read() -> list[CallRecord]:
+        e164 = numbers.parse_operator_number(number, region=region)
+        return calls.list_calls(services.db, e164, limit=limit)
+
+    return _json(await run_in_threadpool(read))

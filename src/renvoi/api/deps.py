@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import structlog
@@ -115,12 +116,15 @@ async def authenticate(services: Services, request: Request, api_key: str) -> Pr
 
 
 def admit(services: Services, request: Request, principal: Principal | None) -> Principal:
-    """``authenticate`` on a key already looked up: None is an unknown or revoked key.
+    """``authenticate`` on a key already looked up: None is an unknown or revoked key,
+    and a rotated key past its grace is one too.
 
     Raises:
         ContractError: code 10 (invalid) or 19.
     """
-    if principal is None:
+    if principal is None or (
+        principal.expires_at is not None and principal.expires_at <= datetime.now(UTC)
+    ):
         count_bad_key(services, request)
         raise ContractError(Code.API_KEY, detail="api_key_invalid")
     services.limiter.check_key(principal.key_id)

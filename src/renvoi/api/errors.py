@@ -23,6 +23,7 @@ from renvoi.domain.codes import Code, message
 from renvoi.domain.language import preferred_language
 from renvoi.errors import (
     AlreadyExistsError,
+    ConflictError,
     ContractError,
     InvalidValueError,
     NotFoundError,
@@ -70,6 +71,7 @@ OPERATOR_STATUS: dict[type[OperatorError], int] = {
     NotFoundError: 404,
     AlreadyExistsError: 409,
     InvalidValueError: 400,
+    ConflictError: 409,
 }
 
 

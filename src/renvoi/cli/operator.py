@@ -97,14 +97,32 @@ def key_create(context: typer.Context, account_id: AccountId, json_: JsonOption 
 
 @key_app.command("list")
 def key_list(context: typer.Context, account_id: AccountId, json_: JsonOption = False) -> None:
-    """An account's keys: id, created, last used, revoked (never the key itself)."""
+    """An account's keys: id, created, last used, revoked, a rotated key's end of grace
+    (never the key itself)."""
     from renvoi.store import accounts
 
     emit(
         accounts.list_keys(current(context).db, account_id),
         json_,
-        ["id", "created_at", "last_used_at", "revoked_at"],
+        ["id", "created_at", "last_used_at", "revoked_at", "expires_at", "replaces"],
     )
+
+
+@key_app.command("rotate")
+def key_rotate(
+    context: typer.Context,
+    key_id: KeyId,
+    grace: Annotated[
+        int,
+        typer.Option(metavar="SECONDS", help="How long the old key keeps working (0: not at all)."),
+    ] = 86_400,
+    json_: JsonOption = False,
+) -> None:
+    """A new key for the same account (shown only now); the old one keeps working for
+    the grace period, then is revoked."""
+    from renvoi.store import accounts
+
+    emit(accounts.rotate_key(current(context).db, key_id, grace=grace), json_)
 
 
 @key_app.command("revoke")
@@ -248,13 +266,11 @@ def number_calls(
 ) -> None:
     """The calls routed to a number, newest first."""
     from renvoi.store import calls, numbers
-    from renvoi.store.records import as_json
 
     run = current(context)
     e164 = numbers.parse_operator_number(number, region=run.region)
-    records = calls.list_calls(run.db, e164, limit=limit)
     emit(
-        [{**as_json(record), "duration": record.duration} for record in records],
+        calls.list_calls(run.db, e164, limit=limit),
         json_,
         ["started_at", "caller", "action", "destination", "status", "duration"],
     )

@@ -1,20 +1,23 @@
-"""Accounts and their API keys: creation, revocation, and finding the key of a request.
+"""Accounts and their API keys: creation, rotation, revocation, and finding the key of a
+request.
 
 Keys are shown once, at creation, and stored only as their SHA-256. A revoked key is kept
-(the history names it) but never authenticates again.
+(the history names it) but never authenticates again. A rotated key keeps working for a
+grace period, so that its holder can move to the new one without a failed request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from renvoi.domain.numbers import parse_countries
-from renvoi.errors import InvalidValueError, NotFoundError
+from renvoi.errors import ConflictError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Account, ApiKey
 from renvoi.store.pointread import PointRead
@@ -25,11 +28,14 @@ from renvoi.store.records import (
     NewAccount,
     NewKey,
     Principal,
+    RotatedKey,
 )
 from renvoi.store.statecache import announce
 
 KEY_PREFIX = "rv_"
 MAX_NAME = 200  # an account's name, after its runs of spaces are made one
+DEFAULT_GRACE = 86_400  # seconds a rotated key keeps working (integrations.md)
+MAX_GRACE = 90 * 86_400
 # The columns of a KeyRecord, in its order.
 _KEY_COLUMNS = (
     ApiKey.id,
@@ -37,6 +43,8 @@ _KEY_COLUMNS = (
     ApiKey.created_at,
     ApiKey.revoked_at,
     ApiKey.last_used_at,
+    ApiKey.expires_at,
+    ApiKey.replaces,
 )
 
 
@@ -78,12 +86,18 @@ def list_accounts(db: Database) -> list[AccountRecord]:
         return [AccountRecord(*row) for row in rows]
 
 
-def _insert_key(conn: Connection, account_id: str, now: datetime) -> NewKey:
+def _insert_key(
+    conn: Connection, account_id: str, now: datetime, *, replaces: str | None = None
+) -> NewKey:
     api_key = KEY_PREFIX + secrets.token_urlsafe(24)  # 192 random bits
     key_id = new_id("key")
     conn.execute(
         insert(ApiKey).values(
-            id=key_id, account_id=account_id, key_hash=hash_key(api_key), created_at=now
+            id=key_id,
+            account_id=account_id,
+            key_hash=hash_key(api_key),
+            created_at=now,
+            replaces=replaces,
         )
     )
     return NewKey(id=key_id, account_id=account_id, api_key=api_key)
@@ -102,19 +116,69 @@ def create_key(db: Database, account_id: str, *, now: datetime | None = None) ->
 
 
 def revoke_key(db: Database, key_id: str, *, now: datetime | None = None) -> KeyRecord:
-    """Revoke a key at once; revoking twice keeps the first time.
+    """Revoke a key at once (a rotated one too, before its grace is over); revoking
+    twice keeps the first time.
 
     Raises:
         NotFoundError: no such key.
     """
+    at = _now(now)
     with db.write() as conn:
         conn.execute(
             update(ApiKey)
-            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=_now(now))
+            .where(
+                ApiKey.id == key_id,
+                ApiKey.revoked_at.is_(None),
+                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > at),
+            )
+            .values(revoked_at=at)
         )
         announce(db, conn, None)  # cached keys: forgotten before the next request
-        return _key(conn, key_id)
+        return _key(conn, key_id, at)
+
+
+def rotate_key(
+    db: Database, key_id: str, *, grace: int = DEFAULT_GRACE, now: datetime | None = None
+) -> RotatedKey:
+    """A new key for the key's account; the old one keeps working for ``grace`` seconds,
+    then is revoked (at once with a grace of 0).
+
+    Raises:
+        InvalidValueError: a grace outside 0 to ``MAX_GRACE`` seconds.
+        NotFoundError: no such key.
+        ConflictError: the key is revoked, or was rotated already.
+    """
+    if not 0 <= grace <= MAX_GRACE:
+        raise InvalidValueError(f"the grace period is 0 to {MAX_GRACE} seconds")
+    at = _now(now)
+    expires_at = at + timedelta(seconds=grace)
+    with db.write() as conn:
+        # Locked, so that of two rotations of one key, one makes the new key.
+        row = conn.execute(
+            select(*_KEY_COLUMNS).where(ApiKey.id == key_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no key {key_id}")
+        old = _record(row, at)
+        if old.revoked_at is not None:
+            raise ConflictError(f"key {key_id} is revoked")
+        if old.expires_at is not None:
+            ends = old.expires_at.isoformat().replace("+00:00", "Z")
+            raise ConflictError(f"key {key_id} was rotated already; it stops working at {ends}")
+        conn.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(expires_at=expires_at, revoked_at=at if grace == 0 else None)
+        )
+        new = _insert_key(conn, old.account_id, at, replaces=key_id)
+        announce(db, conn, None)  # cached keys: learn the old one's end
+    return RotatedKey(
+        id=new.id,
+        account_id=new.account_id,
+        api_key=new.api_key,
+        replaces=key_id,
+        expires_at=expires_at,
+    )
 
 
 def list_keys(db: Database, account_id: str) -> list[KeyRecord]:
@@ -129,27 +193,38 @@ def list_keys(db: Database, account_id: str) -> list[KeyRecord]:
         rows = conn.execute(
             select(*_KEY_COLUMNS).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at)
         )
-        return [KeyRecord(*row) for row in rows]
+        now = datetime.now(UTC)
+        return [_record(row, now) for row in rows]
 
 
-def _key(conn: Connection, key_id: str) -> KeyRecord:
+def _key(conn: Connection, key_id: str, now: datetime) -> KeyRecord:
     row = conn.execute(select(*_KEY_COLUMNS).where(ApiKey.id == key_id)).one_or_none()
     if row is None:
         raise NotFoundError(f"no key {key_id}")
-    return KeyRecord(*row)
+    return _record(row, now)
+
+
+def _record(row: Any, now: datetime) -> KeyRecord:
+    """A key's record: a rotated key whose grace is over shows as revoked then."""
+    record = KeyRecord(*row)
+    if record.revoked_at is None and record.expires_at is not None and record.expires_at <= now:
+        return replace(record, revoked_at=record.expires_at)
+    return record
 
 
 # Built once: it runs for every authenticated request (constructing a statement costs
 # more than executing this one).
 _LIVE_KEY = (
-    select(ApiKey.id, ApiKey.account_id, Account.allowed_countries)
+    select(ApiKey.id, ApiKey.account_id, Account.allowed_countries, ApiKey.expires_at)
     .join(Account, Account.id == ApiKey.account_id)
     .where(ApiKey.key_hash == bindparam("b_hash"), ApiKey.revoked_at.is_(None))
 )
 
 
 def _principal(_key_hash: str, row: tuple[Any, ...]) -> Principal:
-    return Principal(key_id=row[0], account_id=row[1], countries=_countries(row[2]))
+    return Principal(
+        key_id=row[0], account_id=row[1], countries=_countries(row[2]), expires_at=row[3]
+    )
 
 
 # ``principal_of(db, key_hash)``: who the live key of this hash (``hash_key`` of what a

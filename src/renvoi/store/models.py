@@ -81,6 +81,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A rotated key's end: it authenticates until then (``accounts.rotate_key``).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The key this one was made to replace, if any.
+    replaces: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Number(Base):

@@ -52,12 +52,22 @@ class NewKey:
 
 
 @dataclass(frozen=True)
+class RotatedKey(NewKey):
+    """A key made to replace another, which works until ``expires_at``."""
+
+    replaces: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class KeyRecord:
     id: str
     account_id: str
     created_at: datetime
-    revoked_at: datetime | None
+    revoked_at: datetime | None  # when it stopped working: revoked, or its grace over
     last_used_at: datetime | None
+    expires_at: datetime | None  # a rotated key's end of grace
+    replaces: str | None  # the key this one was made to replace
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class Principal:
     account_id: str
     # The account's allowed destination countries (None: every country).
     countries: frozenset[str] | None = None
+    # A rotated key's end of grace: from then on it speaks for no one (``api.deps.admit``).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -112,13 +124,13 @@ class CallRecord:
     # The condition whose fallback took the call, and the destination it went to.
     diverted: str | None = None
     diverted_to: str | None = None
+    # Seconds from answer to hang-up, once both happened (a field, so that it is printed).
+    duration: float | None = field(init=False, default=None)
 
-    @property
-    def duration(self) -> float | None:
-        """Seconds from answer to hang-up, once both happened."""
-        if self.answered_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.answered_at).total_seconds()
+    def __post_init__(self) -> None:
+        if self.answered_at is not None and self.ended_at is not None:
+            seconds = (self.ended_at - self.answered_at).total_seconds()
+            object.__setattr__(self, "duration", seconds)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.5"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+$(VENV)/.synced: pyproject.toml clients/python/pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
@@ -37,8 +37,8 @@ test-fast: setup
 ## ruff (lint and format), mypy --strict, the layers (import-linter), and the docs
 ## site built strictly (no broken link).
 lint: setup
-	$(BIN)/ruff check src tests bench proofs
-	$(BIN)/ruff format --check src tests bench proofs
+	$(BIN)/ruff check src tests bench proofs clients
+	$(BIN)/ruff format --check src tests bench proofs clients
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
@@ -50,8 +50,8 @@ audit: setup
 	$(BIN)/pip-audit -r $(VENV)/audit-requirements.txt --disable-pip --progress-spinner off
 
 format: setup
-	$(BIN)/ruff format src tests bench proofs
-	$(BIN)/ruff check --fix src tests bench proofs
+	$(BIN)/ruff format src tests bench proofs clients
+	$(BIN)/ruff check --fix src tests bench proofs clients
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

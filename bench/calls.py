@@ -32,13 +32,13 @@ import httpx2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import pace
-from tests.harness import free_udp_port, make_tenant
-from tests.harness.platform import Platform, start_platform
-from tests.harness.sipp import caller_scenario, carrier_scenario, run_sipp
 
 from renvoi.config import Settings
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
+from tests.harness import free_udp_port, make_tenant
+from tests.harness.platform import Platform, start_platform
+from tests.harness.sipp import caller_scenario, carrier_scenario, run_sipp
 
 NUMBER, FALLING_BACK = "+33757000001", "+33757000002"
 DESTINATION, BUSY, FALLBACK = "+33612345678", "+33612000001", "+33612000002"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+
 from tests.harness import Server, free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]

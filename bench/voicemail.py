@@ -24,12 +24,11 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from renvoi.store.database import Database
+from renvoi.store.migrate import upgrade
 from tests.harness import free_port, free_udp_port, make_tenant
 from tests.harness.platform import start_platform
 from tests.harness.sipp import PCAP, pcap_samples, run_sipp, voicemail_caller_scenario
-
-from renvoi.store.database import Database
-from renvoi.store.migrate import upgrade
 
 NUMBER = "+33757000001"
 

@@ -31,11 +31,10 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import make_tenant, start_server
-
 from renvoi.store import numbers
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
+from tests.harness import make_tenant, start_server
 
 CLIENTS = 8
 NUMBERS_PER_CLIENT = 3

@@ -46,7 +46,7 @@ lint: setup
 ## Known vulnerabilities in the locked dependencies (pip-audit, PyPI's advisory data).
 ## Fails on a known vulnerability; lists the packages it could not look up.
 audit: setup
-	$(UV) export --frozen --format requirements-txt --no-emit-project -q > $(VENV)/audit-requirements.txt
+	$(UV) export --frozen --format requirements-txt --no-emit-workspace -q > $(VENV)/audit-requirements.txt
 	$(BIN)/pip-audit -r $(VENV)/audit-requirements.txt --disable-pip --progress-spinner off
 
 format: setup

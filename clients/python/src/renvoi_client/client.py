@@ -22,19 +22,20 @@ from renvoi_client.models import AsyncMessage, Call, Change, Message, Result, St
 T = TypeVar("T")
 
 
-class _Retries:
-    """When to try an operation again: shared by both clients."""
+class _Common:
+    """What both clients keep: the key, and when to try an operation again."""
 
-    def __init__(self, max_retries: int, backoff: float) -> None:
+    def __init__(self, api_key: str, *, max_retries: int, backoff: float) -> None:
         if max_retries < 0 or backoff < 0:
             raise ValueError("max_retries and backoff cannot be negative")
-        self.max_retries = max_retries
-        self.backoff = backoff
+        self._key = api_key
+        self._max_retries = max_retries
+        self._backoff = backoff
 
-    def pause(self, error: RenvoiError, attempt: int) -> float:
+    def _pause(self, error: RenvoiError, attempt: int) -> float:
         """Seconds to wait before another try; re-raises ``error`` when there is none."""
-        delay = _wire.retry_in(error, attempt, self.backoff)
-        if delay is None or attempt >= self.max_retries:
+        delay = _wire.retry_in(error, attempt, self._backoff)
+        if delay is None or attempt >= self._max_retries:
             raise error
         return delay
 
@@ -43,7 +44,7 @@ def _answer(response: httpx.Response) -> Answer:
     return Answer(response.status_code, response.content, response.headers)
 
 
-class Client:
+class Client(_Common):
     """renvoi's API (and, for ``forward``, ``voicemail`` and ``disable``, the SMS
     Partner API it is compatible with) for one API key.
 
@@ -65,8 +66,7 @@ class Client:
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._key = api_key
-        self._retries = _Retries(max_retries, backoff)
+        super().__init__(api_key, max_retries=max_retries, backoff=backoff)
         self._http = httpx.Client(
             base_url=base_url, headers=_wire.headers(api_key), timeout=timeout, transport=transport
         )
@@ -94,7 +94,7 @@ class Client:
             try:
                 return operation.read(_answer(response))
             except RenvoiError as error:
-                time.sleep(self._retries.pause(error, attempt))
+                time.sleep(self._pause(error, attempt))
                 attempt += 1
 
     def forward(
@@ -164,7 +164,7 @@ class Client:
         return [Message(**fields, _fetch=fetch) for fields in found]
 
 
-class AsyncClient:
+class AsyncClient(_Common):
     """``Client``'s methods, awaited (``async with AsyncClient(...) as client``)."""
 
     def __init__(
@@ -177,8 +177,7 @@ class AsyncClient:
         backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._key = api_key
-        self._retries = _Retries(max_retries, backoff)
+        super().__init__(api_key, max_retries=max_retries, backoff=backoff)
         self._http = httpx.AsyncClient(
             base_url=base_url, headers=_wire.headers(api_key), timeout=timeout, transport=transport
         )
@@ -206,7 +205,7 @@ class AsyncClient:
             try:
                 return operation.read(_answer(response))
             except RenvoiError as error:
-                await asyncio.sleep(self._retries.pause(error, attempt))
+                await asyncio.sleep(self._pause(error, attempt))
                 attempt += 1
 
     async def forward(

@@ -83,15 +83,19 @@ class Call:
 
 
 @dataclass(frozen=True)
-class Message:
-    """A voicemail message; ``download(path)`` writes its audio (WAV)."""
-
+class _MessageFields:
     id: str
     number: str
     caller: str | None
     received_at: datetime
     duration_ms: int
     size: int
+
+
+@dataclass(frozen=True)
+class Message(_MessageFields):
+    """A voicemail message; ``download(path)`` writes its audio (WAV)."""
+
     _fetch: Callable[[Message], bytes] = field(repr=False, compare=False)
 
     def download(self, path: str | Path) -> Path:
@@ -102,15 +106,9 @@ class Message:
 
 
 @dataclass(frozen=True)
-class AsyncMessage:
+class AsyncMessage(_MessageFields):
     """A voicemail message read by ``AsyncClient``; ``await download(path)``."""
 
-    id: str
-    number: str
-    caller: str | None
-    received_at: datetime
-    duration_ms: int
-    size: int
     _fetch: Callable[[AsyncMessage], Awaitable[bytes]] = field(repr=False, compare=False)
 
     async def download(self, path: str | Path) -> Path:

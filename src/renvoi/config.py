@@ -11,12 +11,12 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, parse_countries, refused_types
+from renvoi.domain.webhooks import is_webhook_url
 
 # Tokens and signing secrets shorter than this are refused: an empty or short one is as
 # good as none (an empty ``RENVOI_ADMIN_TOKEN=`` once opened the admin API to anyone).
@@ -212,7 +212,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds for one SMTP exchange.")
     webhook_url: str | None = Field(
-        None, description="POSTed a JSON notice of each new message (HMAC-signed)."
+        None,
+        description=(
+            "The installation's webhook: POSTed the events (new messages, forwarding "
+            "changes) of accounts without one of their own, HMAC-signed."
+        ),
     )
     webhook_secret: SecretStr | None = Field(
         None, description="Key of the webhook's HMAC-SHA256 signature."
@@ -276,10 +280,7 @@ class Settings(BaseSettings):
     @field_validator("webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if value is not None and not is_webhook_url(value):
             raise ValueError("an http:// or https:// URL")
         return value
 

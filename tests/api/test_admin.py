@@ -189,6 +189,20 @@ def test_a_key_rotated_over_http(admin: TestClient) -> None:
         assert (response.status_code, response.json()["code"]) == (400, 4), body
 
 
+def test_an_accounts_webhook_over_http(admin: TestClient) -> None:
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    url = f"/admin/v1/accounts/{account['id']}/webhook"
+    made = admin.put(url, json={"url": "https://hooks.example/acme"})
+    assert made.status_code == 200
+    assert made.json()["webhook_url"] == "https://hooks.example/acme"
+    assert made.json()["webhook_secret"].startswith("whsec_")
+    assert admin.put(url, json={"url": "ftp://hooks.example"}).status_code == 400
+    assert admin.put(url, json={}).status_code == 400
+    cleared = admin.delete(url).json()
+    assert (cleared["webhook_url"], cleared["webhook_secret"]) == (None, None)
+    assert admin.delete("/admin/v1/accounts/acc_nope/webhook").status_code == 404
+
+
 def test_a_numbers_route_and_calls_over_http(admin: TestClient, database: Database) -> None:
     """The admin API's twins of ``number route`` and ``number calls``."""
     account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()

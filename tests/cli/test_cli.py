@@ -94,6 +94,18 @@ def test_key_rotate_and_list(renvoi: Any) -> None:
     assert exited.value.code == 1
 
 
+def test_account_webhook(renvoi: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    made = renvoi("account", "webhook", account["id"], "--url", "https://hooks.example/acme")
+    assert set(made) == {"id", "webhook_url", "webhook_secret"}
+    assert made["webhook_secret"].startswith("whsec_")
+    cleared = renvoi("account", "webhook", account["id"], "--clear")
+    assert (cleared["webhook_url"], cleared["webhook_secret"]) == (None, None)
+    with pytest.raises(SystemExit) as exited:
+        renvoi("account", "webhook", account["id"])
+    assert exited.value.code == 2
+
+
 def test_number_calls(renvoi: Any, database: Any) -> None:
     account = renvoi("account", "create", "acme")
     renvoi("number", "add", "+33757000001", "--account", account["id"])

@@ -16,6 +16,10 @@ TWINS: dict[str, set[str]] = {
         "GET /admin/v1/accounts/{account_id}/countries",
         "PUT /admin/v1/accounts/{account_id}/countries",
     },
+    "account webhook": {
+        "PUT /admin/v1/accounts/{account_id}/webhook",
+        "DELETE /admin/v1/accounts/{account_id}/webhook",
+    },
     "key create": {"POST /admin/v1/accounts/{account_id}/keys"},
     "key list": {"GET /admin/v1/accounts/{account_id}/keys"},
     "key revoke": {"POST /admin/v1/keys/{key_id}/revoke"},

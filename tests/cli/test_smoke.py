@@ -66,6 +66,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "account countries": ["acc_nope", "XX"],
     "account create": ["   "],
     "account list": ["--json", "extra"],
+    "account webhook": ["acc_nope", "--url", "ftp://hooks.example"],
     "db upgrade": ["--nope"],
     "kamailio config": ["--out"],
     "key create": ["acc_nope"],

@@ -26,12 +26,15 @@ from typing import ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from renvoi.api.app import create_app
 from renvoi.audio.wav import wav_of_pcm
 from renvoi.config import Settings
 from renvoi.notify.mailer import MemoryMailer
 from renvoi.notify.worker import OutboxWorker
+from renvoi.store import accounts
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.store.models import Outbox
@@ -320,10 +323,12 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
     answers: ClassVar[list[int]] = []
     calls: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    paths: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Hook.calls.append((dict(self.headers), body))
+        Hook.paths.append(self.path)
         self.send_response(Hook.answers.pop(0) if Hook.answers else 200)
         self.end_headers()
 
@@ -333,7 +338,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[str]:
-    Hook.answers, Hook.calls = [], []
+    Hook.answers, Hook.calls, Hook.paths = [], [], []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -372,17 +377,130 @@ def test_the_webhook_is_signed_and_retried_like_the_email(
     assert len(Hook.calls) == 2
     headers, body = Hook.calls[-1]
     assert json.loads(body) == {
-        "event": "voicemail.new",
+        "event": "voicemail.message",
         "id": "m1",
         "number": A,
         "caller": "+33140000001",
         "receivedAt": "2026-11-28T12:00:00Z",
         "durationMs": 1000,
+        "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
     }
-    signed = headers["X-Renvoi-Timestamp"].encode() + b"." + body
-    expected = hmac.new(b"s3cret-for-the-tests", signed, "sha256").hexdigest()
-    assert headers["X-Renvoi-Signature"] == f"sha256={expected}"
+    assert signed_with(b"s3cret-for-the-tests", headers, body)
     assert headers["X-Renvoi-Delivery"] == Hook.calls[0][0]["X-Renvoi-Delivery"]
+
+
+def signed_with(secret: bytes, headers: dict[str, str], body: bytes) -> bool:
+    signed = headers["X-Renvoi-Timestamp"].encode() + b"." + body
+    expected = hmac.new(secret, signed, "sha256").hexdigest()
+    return headers["X-Renvoi-Signature"] == f"sha256={expected}"
+
+
+def test_an_accounts_events_reach_its_own_webhook_once_it_is_back(
+    database: Database,
+    tenant: Tenant,
+    client: TestClient,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    hook: str,
+) -> None:
+    """integrations.md: both events, signed with the account's own secret, through the
+    outbox: the receiver down (503) then up, nothing is lost."""
+    own = accounts.set_webhook(database, tenant.account_id, hook.replace("/hook", "/acme"))
+    assert own.webhook_secret is not None
+    url = "/v1/vn/callforward"
+    change = {"apiKey": tenant.key, "number": A, "type": 1, "param": "0612345678"}
+    assert client.post(url, json=change).json()["code"] == 1
+    fallback = {
+        "apiKey": tenant.key,
+        "number": A,
+        "condition": "noAnswer",
+        "type": 2,
+        "param": "ann@example.com",
+        "ringSeconds": 25,
+    }
+    assert client.post(url + "/conditional", json=fallback).json()["code"] == 3
+    assert client.post(url, json=change).json()["code"] == 16  # refused: nothing told
+    queue_message(database, tmp_path)  # no installation webhook: the account's own
+
+    Hook.answers = [503]
+    worker = worker_for(database, tmp_path, mailbox[1])
+    worker.clock = lambda: datetime.now(UTC) + timedelta(minutes=1)  # the changes are now
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 1  # the first event waits for its retry
+    worker.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 0
+
+    assert Hook.paths == ["/acme"] * 4
+    delivered = {headers["X-Renvoi-Delivery"]: body for headers, body in Hook.calls}
+    events = sorted((json.loads(body) for body in delivered.values()), key=lambda e: e["event"])
+    changed_at = [event.pop("changedAt") for event in events[:2]]
+    assert all(moment.endswith("Z") for moment in changed_at)
+    assert events == [
+        {
+            "event": "forwarding.changed",
+            "number": A,
+            "type": 1,
+            "param": "+33612345678",
+            "condition": None,
+            "keyId": tenant.key_id,
+        },
+        {
+            "event": "forwarding.changed",
+            "number": A,
+            "type": 2,
+            "param": "ann@example.com",
+            "condition": "noAnswer",
+            "keyId": tenant.key_id,
+            "ringSeconds": 25,
+        },
+        {
+            "event": "voicemail.message",
+            "id": "m1",
+            "number": A,
+            "caller": "+33140000001",
+            "receivedAt": "2026-11-28T12:00:00Z",
+            "durationMs": 1000,
+            "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
+        },
+    ]
+    secret = own.webhook_secret.encode()
+    assert all(signed_with(secret, headers, body) for headers, body in Hook.calls)
+
+
+def test_the_installations_webhook_hears_accounts_without_their_own(
+    database_url: str,
+    database: Database,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    hook: str,
+) -> None:
+    accounts.set_webhook(database, other_tenant.account_id, hook.replace("/hook", "/other"))
+    installation = {"webhook_url": hook, "webhook_secret": "s3cret-for-the-tests"}
+    settings = Settings(database_url=database_url, **installation)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, db=database)) as client:
+        change = {"apiKey": tenant.key, "number": A, "type": 2, "param": "ann@example.com"}
+        assert client.post("/v1/vn/callforward", json=change).json()["code"] == 3
+    worker = worker_for(database, tmp_path, mailbox[1], **installation)
+    worker.clock = lambda: datetime.now(UTC) + timedelta(minutes=1)
+    asyncio.run(worker.run_once())
+    [(headers, body)] = Hook.calls
+    assert Hook.paths == ["/hook"] and json.loads(body)["event"] == "forwarding.changed"
+    assert signed_with(b"s3cret-for-the-tests", headers, body)
+
+
+def test_without_a_webhook_a_change_queues_nothing(
+    database: Database, tenant: Tenant, client: TestClient
+) -> None:
+    change = {"apiKey": tenant.key, "number": A, "type": 1, "param": "0612345678"}
+    assert client.post("/v1/vn/callforward", json=change).json()["code"] == 1
+    assert store.pending_count(database) == 0
+    accounts.set_webhook(database, tenant.account_id, "https://hooks.example/acme")
+    accounts.set_webhook(database, tenant.account_id, None)  # and taken away again
+    assert client.post("/v1/vn/callforward", json={**change, "type": 0}).json()["code"] == 2
+    assert store.pending_count(database) == 0
 
 
 def test_any_mailer_plugs_in(database: Database, tenant: Tenant, tmp_path: Path) -> None:

@@ -119,3 +119,27 @@ def test_rotations_of_one_key_at_once_make_one_new_key(database: Database) -> No
     assert len(made) == 1 and sum(isinstance(r, ConflictError) for r in results) == 3
     keys = accounts.list_keys(database, created.id)
     assert [key.id for key in keys if key.replaces == key_id] == [made[0].id]
+
+
+def test_an_accounts_webhook_is_set_with_a_new_secret_and_taken_away(database: Database) -> None:
+    created = accounts.create_account(database, "acme")
+    key_hash = accounts.hash_key(created.api_key)
+    before = accounts.principal_of(database, key_hash)
+    assert before is not None and before.notify is False
+    first = accounts.set_webhook(database, created.id, "https://hooks.example/acme")
+    second = accounts.set_webhook(database, created.id, "https://hooks.example/acme")
+    assert first.webhook_secret and second.webhook_secret
+    assert first.webhook_secret != second.webhook_secret  # each setting makes a new one
+    assert accounts.webhook_of(database, created.id) == (
+        "https://hooks.example/acme",
+        second.webhook_secret,
+    )
+    after = accounts.principal_of(database, key_hash)
+    assert after is not None and after.notify is True  # its changes are told
+    cleared = accounts.set_webhook(database, created.id, None)
+    assert (cleared.webhook_url, cleared.webhook_secret) == (None, None)
+    assert accounts.webhook_of(database, created.id) is None
+    with pytest.raises(InvalidValueError):
+        accounts.set_webhook(database, created.id, "ftp://hooks.example/acme")
+    with pytest.raises(NotFoundError):
+        accounts.set_webhook(database, "acc_nope", "https://hooks.example/acme")

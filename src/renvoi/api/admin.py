@@ -22,6 +22,7 @@ from renvoi.store import accounts, calls, numbers
 from renvoi.store.records import (
     AccountCountries,
     AccountRecord,
+    AccountWebhook,
     CallRecord,
     ChangeRecord,
     KeyRecord,
@@ -98,6 +99,15 @@ class NumberIn(_Body):
     sms_only: bool = Field(False, description="No call-forwarding capability (code 14).")
 
 
+class WebhookIn(_Body):
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Where the account's events are posted: an http:// or https:// URL.",
+        examples=["https://hooks.example.com/renvoi"],
+    )
+
+
 class RotateIn(_Body):
     grace: int = Field(
         accounts.DEFAULT_GRACE,
@@ -134,6 +144,18 @@ async def put_countries(account_id: str, body: CountriesIn, services: ServicesDe
         accounts.set_countries, services.db, account_id, body.countries
     )
     return _json(record)
+
+
+@router.put("/accounts/{account_id}/webhook", response_model=AccountWebhook)
+async def put_webhook(account_id: str, body: WebhookIn, services: ServicesDep) -> Response:
+    """Give the account a webhook of its own; its signing secret is in this answer only."""
+    return _json(await run_in_threadpool(accounts.set_webhook, services.db, account_id, body.url))
+
+
+@router.delete("/accounts/{account_id}/webhook", response_model=AccountWebhook)
+async def delete_webhook(account_id: str, services: ServicesDep) -> Response:
+    """Take the account's own webhook away (the installation's is called again, if any)."""
+    return _json(await run_in_threadpool(accounts.set_webhook, services.db, account_id, None))
 
 
 @router.post("/accounts", status_code=201, response_model=NewAccount)

@@ -7,7 +7,7 @@ template's ``api/deps.py``); nothing else reaches into ``app.state``.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -129,6 +129,8 @@ def admit(services: Services, request: Request, principal: Principal | None) -> 
         raise ContractError(Code.API_KEY, detail="api_key_invalid")
     services.limiter.check_key(principal.key_id)
     services.usage.note(principal.key_id)
+    if services.settings.webhook_url is not None and not principal.notify:
+        return replace(principal, notify=True)  # the installation's webhook hears it
     return principal
 
 

@@ -87,6 +87,27 @@ def account_countries(
     emit(record, json_)
 
 
+@account_app.command("webhook")
+def account_webhook(
+    context: typer.Context,
+    account_id: AccountId,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", metavar="URL", help="Where the account's events are posted."),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="No webhook of its own (the installation's again).")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Give an account a webhook of its own; its signing secret is shown only now."""
+    from renvoi.store import accounts
+
+    if (url is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --url URL or --clear")
+    emit(accounts.set_webhook(current(context).db, account_id, url), json_)
+
+
 @key_app.command("create")
 def key_create(context: typer.Context, account_id: AccountId, json_: JsonOption = False) -> None:
     """Add an API key to an account (shown only now)."""

@@ -1,4 +1,4 @@
-"""The outbox worker: sends each pending voicemail email (and webhook call), at least once.
+"""The outbox worker: sends each pending voicemail email and webhook event, at least once.
 
 Each round claims the due rows with a lease (``store.voicemail.claim``), hands each to
 its sender (``mailer.Mailer``, ``webhook.Poster``) and records the outcome: sent;
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,12 +25,14 @@ import structlog
 
 from renvoi.config import Settings
 from renvoi.domain.voicemail import NewMessage, compose, retry_delay
+from renvoi.domain.webhooks import VOICEMAIL_MESSAGE, event_body
 from renvoi.errors import PermanentDeliveryError, StoreError, TemporaryDeliveryError
 from renvoi.notify.mailer import Mailer, SmtpMailer
 from renvoi.notify.webhook import HttpPoster, Poster, signature
+from renvoi.store import accounts
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
-from renvoi.store.records import PendingNotice
+from renvoi.store.records import PendingEvent, PendingNotice
 
 log = structlog.get_logger("renvoi.outbox")
 
@@ -95,9 +96,11 @@ class OutboxWorker:
             await self.deliver(email)
         return len(pending)
 
-    async def deliver(self, pending: PendingNotice) -> None:
+    async def deliver(self, pending: PendingNotice | PendingEvent) -> None:
         try:
-            if pending.kind == store.WEBHOOK:
+            if isinstance(pending, PendingEvent):
+                await self.post(pending.account_id, pending.payload.encode(), pending.message_id)
+            elif pending.kind == store.WEBHOOK:
                 await self.call_webhook(pending)
             else:
                 await self.send(pending)
@@ -122,7 +125,7 @@ class OutboxWorker:
                 message_id=pending.message_id,
             )
 
-    async def _retry(self, pending: PendingNotice, error: str) -> None:
+    async def _retry(self, pending: PendingNotice | PendingEvent, error: str) -> None:
         delay = retry_delay(pending.attempts + 1)
         log.warning("notice_retry", kind=pending.kind, outbox=pending.outbox_id, error=error)
         at = self.clock() + timedelta(seconds=delay)
@@ -134,10 +137,7 @@ class OutboxWorker:
         if pending.size <= settings.voicemail_attach_max_bytes:
             with contextlib.suppress(FileNotFoundError):
                 audio = await asyncio.to_thread((self.spool / pending.audio_path).read_bytes)
-        link = (
-            f"{settings.public_url.rstrip('/')}/v1/vn/voicemail/{pending.public_id}/audio"
-            f"?number={pending.number}"
-        )
+        link = self._audio_link(pending)
         message = compose(
             NewMessage(
                 number=pending.number,
@@ -155,29 +155,47 @@ class OutboxWorker:
         await self.mailer.send(message)
 
     async def call_webhook(self, pending: PendingNotice) -> None:
+        """A voicemail message's ``voicemail.message`` event."""
+        body = event_body(
+            VOICEMAIL_MESSAGE,
+            id=pending.public_id,
+            number=pending.number,
+            caller=pending.caller,
+            receivedAt=pending.received_at.isoformat().replace("+00:00", "Z"),
+            durationMs=pending.duration_ms,
+            audio=self._audio_link(pending),
+        )
+        await self.post(pending.account_id, body.encode(), pending.message_id)
+
+    async def post(self, account_id: str | None, body: bytes, delivery: str) -> None:
+        """Post a signed event to the account's own webhook, or else the installation's.
+
+        Raises:
+            PermanentDeliveryError: there is no webhook to call (any more), or it refuses.
+            TemporaryDeliveryError: try again later.
+        """
         settings = self.settings
-        if settings.webhook_url is None or settings.webhook_secret is None:
-            raise PermanentDeliveryError("RENVOI_WEBHOOK_URL or RENVOI_WEBHOOK_SECRET is not set")
-        body = json.dumps(
-            {
-                "event": "voicemail.new",
-                "id": pending.public_id,
-                "number": pending.number,
-                "caller": pending.caller,
-                "receivedAt": pending.received_at.isoformat().replace("+00:00", "Z"),
-                "durationMs": pending.duration_ms,
-            },
-            separators=(",", ":"),
-        ).encode()
+        own = await asyncio.to_thread(accounts.webhook_of, self.db, account_id)
+        if own is not None:
+            url, secret = own[0], own[1].encode()
+        elif settings.webhook_url is not None and settings.webhook_secret is not None:
+            url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value().encode()
+        else:
+            raise PermanentDeliveryError("the account has no webhook, nor has the installation")
         timestamp = str(int(self.clock().timestamp()))
-        secret = settings.webhook_secret.get_secret_value().encode()
         headers = {
             "Content-Type": "application/json",
             "X-Renvoi-Timestamp": timestamp,
             "X-Renvoi-Signature": signature(secret, timestamp, body),
-            "X-Renvoi-Delivery": pending.message_id,
+            "X-Renvoi-Delivery": delivery,
         }
-        await self.poster.post(settings.webhook_url, body, headers)
+        await self.poster.post(url, body, headers)
+
+    def _audio_link(self, pending: PendingNotice) -> str:
+        return (
+            f"{self.settings.public_url.rstrip('/')}/v1/vn/voicemail/{pending.public_id}/audio"
+            f"?number={pending.number}"
+        )
 
     async def apply_retention(self, now: datetime) -> None:
         before = now - timedelta(days=self.settings.voicemail_retention_days)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from renvoi.domain.numbers import parse_countries
+from renvoi.domain.webhooks import is_webhook_url
 from renvoi.errors import ConflictError, InvalidValueError, NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Account, ApiKey
@@ -24,6 +25,7 @@ from renvoi.store.pointread import PointRead
 from renvoi.store.records import (
     AccountCountries,
     AccountRecord,
+    AccountWebhook,
     KeyRecord,
     NewAccount,
     NewKey,
@@ -215,7 +217,13 @@ def _record(row: Any, now: datetime) -> KeyRecord:
 # Built once: it runs for every authenticated request (constructing a statement costs
 # more than executing this one).
 _LIVE_KEY = (
-    select(ApiKey.id, ApiKey.account_id, Account.allowed_countries, ApiKey.expires_at)
+    select(
+        ApiKey.id,
+        ApiKey.account_id,
+        Account.allowed_countries,
+        ApiKey.expires_at,
+        Account.webhook_url.is_not(None),
+    )
     .join(Account, Account.id == ApiKey.account_id)
     .where(ApiKey.key_hash == bindparam("b_hash"), ApiKey.revoked_at.is_(None))
 )
@@ -223,7 +231,11 @@ _LIVE_KEY = (
 
 def _principal(_key_hash: str, row: tuple[Any, ...]) -> Principal:
     return Principal(
-        key_id=row[0], account_id=row[1], countries=_countries(row[2]), expires_at=row[3]
+        key_id=row[0],
+        account_id=row[1],
+        countries=_countries(row[2]),
+        expires_at=row[3],
+        notify=bool(row[4]),
     )
 
 
@@ -287,3 +299,40 @@ def touch_keys(db: Database, used: dict[str, datetime]) -> None:
     with db.write() as conn:
         for key_id, when in used.items():
             conn.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+
+
+def set_webhook(db: Database, account_id: str, url: str | None) -> AccountWebhook:
+    """Give the account a webhook of its own, with a new signing secret (shown only in
+    the answer), or with None take it away (the installation's is called again, if any).
+    Takes effect at the account's next request and message.
+
+    Raises:
+        InvalidValueError: not an http(s) URL.
+        NotFoundError: no such account.
+    """
+    if url is not None and not is_webhook_url(url):
+        raise InvalidValueError(f"not an http:// or https:// URL: {url!r}")
+    secret = None if url is None else "whsec_" + secrets.token_urlsafe(32)
+    with db.write() as conn:
+        result = conn.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(webhook_url=url, webhook_secret=secret)
+        )
+        if result.rowcount == 0:
+            raise NotFoundError(f"no account {account_id}")
+        announce(db, conn, None)  # whether changes notify travels with cached keys
+    return AccountWebhook(account_id, url, secret)
+
+
+def webhook_of(db: Database, account_id: str | None) -> tuple[str, str] | None:
+    """The account's own webhook: its URL and secret (None: it has none)."""
+    if account_id is None:
+        return None
+    with db.read() as conn:
+        row = conn.execute(
+            select(Account.webhook_url, Account.webhook_secret).where(Account.id == account_id)
+        ).one_or_none()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return row[0], row[1]

@@ -28,6 +28,7 @@ from renvoi.store.forwarding import (
     change_params,
     destination_of,
     locked_state,
+    tell_webhook,
     write_change,
 )
 from renvoi.store.groupcommit import Writer
@@ -99,6 +100,8 @@ def apply_fallback(
         _ANNOUNCED_FALLBACK_CHANGE[condition],
     )
     write_change(db, conn, e164, statements, params)
+    ring = {"ringSeconds": after.ring_seconds} if condition is Condition.NO_ANSWER else {}
+    tell_webhook(conn, e164, command.wanted, principal, params, **ring)
     return Applied(code=code, number=e164)
 
 

@@ -32,6 +32,7 @@ from renvoi.domain.callforward import Command, Hop, NextHops, NumberState, decid
 from renvoi.domain.codes import Code
 from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.numbers import normalize_number
+from renvoi.domain.webhooks import FORWARDING_CHANGED, event_body
 from renvoi.errors import ContractError
 from renvoi.store.database import Database
 from renvoi.store.models import Change, Number
@@ -41,6 +42,7 @@ from renvoi.store.numbers import (
 )
 from renvoi.store.records import Principal
 from renvoi.store.statecache import announce, announcing, notice
+from renvoi.store.voicemail import queue_event
 
 # PostgreSQL advisory lock taken by changes that forward to another platform number, so
 # that two of them cannot each miss the other and close a loop (A→B and B→A at once).
@@ -148,6 +150,7 @@ def apply_forwarding(
         return Applied(code=code, number=e164, dry_run=True)
     params = change_params(number_id, state, wanted, principal=principal, now=now)
     write_change(db, conn, e164, (_SET_FORWARDING, RECORD_CHANGE, _ANNOUNCED_CHANGE), params)
+    tell_webhook(conn, e164, wanted, principal, params)
     return Applied(code=code, number=e164)
 
 
@@ -209,6 +212,32 @@ def write_change(
         announce(db, conn, e164)
     else:
         db.execute(conn, announced, {**params, **notice(e164)})
+
+
+def tell_webhook(
+    conn: Connection,
+    e164: str,
+    setting: Setting,
+    principal: Principal,
+    params: dict[str, Any],
+    **extra: Any,
+) -> None:
+    """Queue the change's ``forwarding.changed`` event in its transaction, when the
+    key's changes are told to a webhook (``Principal.notify``)."""
+    if not principal.notify:
+        return
+    at: datetime = params["b_changed_at"]
+    payload = event_body(
+        FORWARDING_CHANGED,
+        number=e164,
+        type=int(setting.mode),
+        param=setting.param,
+        condition=params.get("b_condition"),
+        keyId=principal.key_id,
+        changedAt=at.isoformat().replace("+00:00", "Z"),
+        **extra,
+    )
+    queue_event(conn, principal.account_id, payload, at=at)
 
 
 def state_of(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | None, int | None]:

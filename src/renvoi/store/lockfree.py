@@ -152,7 +152,7 @@ async def apply_forwarding_async(
         ContractError: the check that failed (nothing written).
         StoreError: the database failed; nothing was changed.
     """
-    if not db.is_sqlite:
+    if not db.is_sqlite and not principal.notify:  # an event is queued on the locked path
         applied = await apply_forwarding_unlocked(
             db, e164, wanted, principal=principal, dry_run=dry_run, read=read
         )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -68,6 +69,10 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Countries its numbers may forward to: ISO codes, comma-separated; None: all.
     allowed_countries: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # The account's own webhook (None: the installation's, if any) and the key of its
+    # signature, kept as it is: an HMAC key must be usable to sign.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class ApiKey(Base):
@@ -203,9 +208,13 @@ class Outbox(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    voicemail_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("voicemails.id", ondelete="CASCADE"), index=True
+    # A voicemail message's email or webhook call; or None, for an event that carries
+    # its own ``payload`` and ``account_id`` (``forwarding.changed``).
+    voicemail_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("voicemails.id", ondelete="CASCADE"), index=True, nullable=True
     )
+    account_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -80,6 +80,8 @@ class Principal:
     countries: frozenset[str] | None = None
     # A rotated key's end of grace: from then on it speaks for no one (``api.deps.admit``).
     expires_at: datetime | None = None
+    # Its changes are told to a webhook (the account's own, or the installation's).
+    notify: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,25 @@ class PendingNotice:
     duration_ms: int
     audio_path: str
     size: int
+    account_id: str  # whose webhook, if the account has one, is called
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row that carries its event (``forwarding.changed``) as it will be posted."""
+
+    outbox_id: int
+    kind: str
+    attempts: int
+    message_id: str
+    account_id: str | None
+    payload: str
+
+
+@dataclass(frozen=True)
+class AccountWebhook:
+    """An account's own webhook; ``secret`` only in the answer that made it."""
+
+    id: str
+    webhook_url: str | None
+    webhook_secret: str | None = None

@@ -1,4 +1,4 @@
-"""Voicemail messages and the outbox of their emails.
+"""Voicemail messages, and the outbox of their emails and of the webhooks' events.
 
 A message's row and its outbox row are written in one transaction, after its audio is
 on disk (``voice/endpoint.py`` fsyncs the file first): a crash leaves either both rows,
@@ -11,16 +11,17 @@ the same time; a worker that dies leaves its lease to expire and the row is sent
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from renvoi.errors import AlreadyExistsError
 from renvoi.store.database import Database
-from renvoi.store.models import Greeting, Number, Outbox, Voicemail
+from renvoi.store.models import Account, Greeting, Number, Outbox, Voicemail
 from renvoi.store.numbers import newest, owned_number_id
-from renvoi.store.records import PendingNotice, VoicemailRecord
+from renvoi.store.records import PendingEvent, PendingNotice, VoicemailRecord
 
 EMAIL = "email"
 WEBHOOK = "webhook"
@@ -41,17 +42,24 @@ def save_message(
     message_id: str,
     webhook: bool = False,
 ) -> bool:
-    """Store a message and queue its email (and its webhook call); False if the number
-    left the platform.
+    """Store a message and queue its email, and its webhook call when the account has a
+    webhook or ``webhook`` says the installation has one; False if the number left the
+    platform.
 
     Raises:
         AlreadyExistsError: a message of this ``public_id`` is stored already (committed
             before a crash that left its sidecar, ``voice/spool.py``).
     """
     with db.write() as conn:
-        number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
-        if number_id is None:
+        found = conn.execute(
+            select(Number.id, Account.webhook_url.is_not(None))
+            .join(Account, Account.id == Number.account_id)
+            .where(Number.e164 == e164)
+        ).one_or_none()
+        if found is None:
             return False
+        number_id, own_webhook = found
+        webhook = webhook or bool(own_webhook)
         try:
             with conn.begin_nested():
                 voicemail_id = conn.scalar(
@@ -160,7 +168,25 @@ def delete_older_than(db: Database, before: datetime, *, limit: int = 500) -> li
         )
 
 
-def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> list[PendingNotice]:
+def queue_event(conn: Connection, account_id: str, payload: str, *, at: datetime) -> None:
+    """Queue a webhook event (``payload``, as it will be posted) in the caller's
+    transaction: it is sent if and only if what it tells of commits."""
+    conn.execute(
+        insert(Outbox).values(
+            voicemail_id=None,
+            account_id=account_id,
+            payload=payload,
+            kind=WEBHOOK,
+            message_id=f"<event.{uuid.uuid4().hex}@renvoi>",
+            attempts=0,
+            next_attempt_at=at,
+        )
+    )
+
+
+def claim(
+    db: Database, *, now: datetime, lease: timedelta, limit: int = 10
+) -> list[PendingNotice | PendingEvent]:
     """Notices due and not leased by another worker, leased to this one."""
     with db.write() as conn:
         candidates = conn.scalars(
@@ -202,13 +228,28 @@ def claim(db: Database, *, now: datetime, lease: timedelta, limit: int = 10) -> 
                 Voicemail.duration_ms,
                 Voicemail.audio_path,
                 Voicemail.size,
+                Number.account_id,
             )
             .join(Voicemail, Voicemail.id == Outbox.voicemail_id)
             .join(Number, Number.id == Voicemail.number_id)
             .where(Outbox.id.in_(claimed))
-            .order_by(Outbox.id)
         )
-        return [PendingNotice(*tuple(row)) for row in rows]
+        notices: list[PendingNotice | PendingEvent] = [PendingNotice(*tuple(row)) for row in rows]
+        events = conn.execute(
+            select(
+                Outbox.id,
+                Outbox.kind,
+                Outbox.attempts,
+                Outbox.message_id,
+                Outbox.account_id,
+                Outbox.payload,
+            ).where(Outbox.id.in_(claimed), Outbox.voicemail_id.is_(None))
+        )
+        notices += [
+            PendingEvent(outbox_id, kind, attempts, message_id, account_id, payload or "")
+            for outbox_id, kind, attempts, message_id, account_id, payload in events
+        ]
+        return sorted(notices, key=lambda notice: notice.outbox_id)
 
 
 def sent(db: Database, outbox_id: int, *, now: datetime) -> None:

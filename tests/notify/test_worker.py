@@ -336,6 +336,18 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# The event of ``queue_message``'s message.
+M1_EVENT = {
+    "event": "voicemail.message",
+    "id": "m1",
+    "number": A,
+    "caller": "+33140000001",
+    "receivedAt": "2026-11-28T12:00:00Z",
+    "durationMs": 1000,
+    "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
+}
+
+
 @pytest.fixture
 def hook() -> Iterator[str]:
     Hook.answers, Hook.calls, Hook.paths = [], [], []
@@ -376,15 +388,7 @@ def test_the_webhook_is_signed_and_retried_like_the_email(
     assert store.pending_count(database) == 0
     assert len(Hook.calls) == 2
     headers, body = Hook.calls[-1]
-    assert json.loads(body) == {
-        "event": "voicemail.message",
-        "id": "m1",
-        "number": A,
-        "caller": "+33140000001",
-        "receivedAt": "2026-11-28T12:00:00Z",
-        "durationMs": 1000,
-        "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
-    }
+    assert json.loads(body) == M1_EVENT
     assert signed_with(b"s3cret-for-the-tests", headers, body)
     assert headers["X-Renvoi-Delivery"] == Hook.calls[0][0]["X-Renvoi-Delivery"]
 
@@ -454,15 +458,7 @@ def test_an_accounts_events_reach_its_own_webhook_once_it_is_back(
             "keyId": tenant.key_id,
             "ringSeconds": 25,
         },
-        {
-            "event": "voicemail.message",
-            "id": "m1",
-            "number": A,
-            "caller": "+33140000001",
-            "receivedAt": "2026-11-28T12:00:00Z",
-            "durationMs": 1000,
-            "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
-        },
+        M1_EVENT,
     ]
     secret = own.webhook_secret.encode()
     assert all(signed_with(secret, headers, body) for headers, body in Hook.calls)

@@ -487,6 +487,32 @@ def test_the_installations_webhook_hears_accounts_without_their_own(
     assert signed_with(b"s3cret-for-the-tests", headers, body)
 
 
+def test_delivered_events_are_forgotten_after_the_retention(
+    database: Database, tenant: Tenant, tmp_path: Path, hook: str
+) -> None:
+    """An event has no message to be deleted with: past the retention, delivered or
+    failed ones go; one still to send stays."""
+    accounts.set_webhook(database, tenant.account_id, hook)
+    sent_at = datetime.now(UTC)
+    for payload in ('{"event":"a"}', '{"event":"b"}'):
+        with database.write() as conn:
+            store.queue_event(conn, tenant.account_id, payload, at=sent_at)
+    worker = worker_for(database, tmp_path, free_port(), voicemail_retention_days=90)
+    worker.clock = lambda: sent_at + timedelta(minutes=1)
+    Hook.answers = [200, 503]  # the second waits for a retry
+    asyncio.run(worker.run_once())
+    assert store.pending_count(database) == 1
+
+    def left() -> list[str | None]:
+        with database.read() as conn:
+            return list(conn.scalars(select(Outbox.payload).order_by(Outbox.id)))
+
+    asyncio.run(worker.apply_retention(sent_at + timedelta(days=89)))
+    assert left() == ['{"event":"a"}', '{"event":"b"}']
+    asyncio.run(worker.apply_retention(sent_at + timedelta(days=91)))
+    assert left() == ['{"event":"b"}']
+
+
 def test_without_a_webhook_a_change_queues_nothing(
     database: Database, tenant: Tenant, client: TestClient
 ) -> None:

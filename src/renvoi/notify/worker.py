@@ -204,3 +204,5 @@ class OutboxWorker:
                 with contextlib.suppress(FileNotFoundError):
                     Path(self.spool / relative).unlink()
             log.info("voicemail_expired", count=len(paths))
+        if forgotten := await asyncio.to_thread(store.forget_events, self.db, before):
+            log.info("events_forgotten", count=forgotten)

@@ -153,6 +153,15 @@ def delete_message(
         return path
 
 
+def forget_events(db: Database, before: datetime) -> int:
+    """Delete the webhook events delivered (or failed for good) before ``before``: a
+    message's notices go with the message, an event has nothing else to go with."""
+    with db.write() as conn:
+        done = (Outbox.sent_at < before) | (Outbox.failed_at < before)
+        result = conn.execute(delete(Outbox).where(Outbox.voicemail_id.is_(None), done))
+        return int(result.rowcount or 0)
+
+
 def delete_older_than(db: Database, before: datetime, *, limit: int = 500) -> list[str]:
     """Delete messages received before ``before``; returns their audio paths."""
     with db.write() as conn:

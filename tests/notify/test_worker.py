@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -350,13 +351,22 @@ M1_EVENT = {
 
 @pytest.fixture
 def hook() -> Iterator[str]:
+    with receiving(free_port()) as url:
+        yield url
+
+
+@contextmanager
+def receiving(port: int) -> Iterator[str]:
+    """A ``Hook`` receiver on ``port``, for as long as the block runs."""
     Hook.answers, Hook.calls, Hook.paths = [], [], []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_webhook_is_signed_and_retried_like_the_email(
@@ -405,11 +415,13 @@ def test_an_accounts_events_reach_its_own_webhook_once_it_is_back(
     client: TestClient,
     tmp_path: Path,
     mailbox: tuple[Mailbox, int],
-    hook: str,
 ) -> None:
     """integrations.md: both events, signed with the account's own secret, through the
-    outbox: the receiver down (503) then up, nothing is lost."""
-    own = accounts.set_webhook(database, tenant.account_id, hook.replace("/hook", "/acme"))
+    outbox: the receiver down (nothing listening), then answering 503, then up: nothing
+    is lost."""
+    port = free_port()
+    url_of_acme = f"http://127.0.0.1:{port}/acme"
+    own = accounts.set_webhook(database, tenant.account_id, url_of_acme)
     assert own.webhook_secret is not None
     url = "/v1/vn/callforward"
     change = {"apiKey": tenant.key, "number": A, "type": 1, "param": "0612345678"}
@@ -426,13 +438,17 @@ def test_an_accounts_events_reach_its_own_webhook_once_it_is_back(
     assert client.post(url, json=change).json()["code"] == 16  # refused: nothing told
     queue_message(database, tmp_path)  # no installation webhook: the account's own
 
-    Hook.answers = [503]
     worker = worker_for(database, tmp_path, mailbox[1])
     worker.clock = lambda: datetime.now(UTC) + timedelta(minutes=1)  # the changes are now
-    asyncio.run(worker.run_once())
-    assert store.pending_count(database) == 1  # the first event waits for its retry
-    worker.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
-    asyncio.run(worker.run_once())
+    asyncio.run(worker.run_once())  # nothing listens: the email goes, the events wait
+    assert store.pending_count(database) == 3
+    with receiving(port):
+        Hook.answers = [503]
+        worker.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+        asyncio.run(worker.run_once())
+        assert store.pending_count(database) == 1  # the first event waits again
+        worker.clock = lambda: datetime.now(UTC) + timedelta(days=1)
+        asyncio.run(worker.run_once())
     assert store.pending_count(database) == 0
 
     assert Hook.paths == ["/acme"] * 4

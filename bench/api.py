@@ -85,6 +85,12 @@ def main() -> None:
         "--numbers 1000000, the request path's own cost of a large database)",
     )
     parser.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="renvoi counting nothing for /metrics (RENVOI_METRICS=false): against a run "
+        "without it, what counting costs",
+    )
+    parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/renvoi_bench"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -145,7 +151,13 @@ def main() -> None:
                         pid,
                         args,
                     )
-            with renvoi(url, workdir / database, args.workers, cache=not args.no_cache) as (
+            with renvoi(
+                url,
+                workdir / database,
+                args.workers,
+                cache=not args.no_cache,
+                metrics=not args.no_metrics,
+            ) as (
                 server,
                 pid,
             ):
@@ -156,7 +168,11 @@ def main() -> None:
                         "renvoi", scenario, database, url, base, scripts[scenario], pid, args
                     )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    name = f"http-{args.numbers}" + ("-no-cache" if args.no_cache else "")
+    name = (
+        f"http-{args.numbers}"
+        + ("-no-cache" if args.no_cache else "")
+        + ("-no-metrics" if args.no_metrics else "")
+    )
     print(
         "\n| database | connections | renvoi / reference | ratio | target |\n|---|---|---|---|---|"
     )

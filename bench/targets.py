@@ -107,7 +107,7 @@ def uvicorn_app(
 
 @contextmanager
 def renvoi(
-    database_url: str, workdir: Path, workers: int, *, cache: bool = True
+    database_url: str, workdir: Path, workers: int, *, cache: bool = True, metrics: bool = True
 ) -> Iterator[tuple[Server, int]]:
     workdir.mkdir(exist_ok=True)
     server = start_server(
@@ -118,6 +118,7 @@ def renvoi(
         extra_env={
             "RENVOI_DATABASE_POOL_SIZE": "8",
             "RENVOI_ROUTE_CACHE": "true" if cache else "false",
+            "RENVOI_METRICS": "true" if metrics else "false",
         },
     )
     try:

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
         "through the process's global providers (set up by, say, opentelemetry-instrument). "
         "Off, a request skips asking whether they are set up.",
     )
+    metrics: bool = Field(
+        True,
+        description="Count requests, changes, calls and notifications for GET /metrics "
+        "(integrations.md). Off, nothing is counted and the figures stay at zero.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics asks of a caller that is not loopback "
+        "(without it, only loopback callers that came through no proxy are answered).",
+    )
 
     # --- the voice side (contract/voice.md) -------------------------------------------------
     sip_listen: str = Field(
@@ -149,6 +159,11 @@ class Settings(BaseSettings):
         None,
         description="Bearer token Kamailio presents to /internal/v1/; without it only "
         "loopback clients may call the route endpoint.",
+    )
+    kamailio_metrics_listen: str = Field(
+        "127.0.0.1:9090",
+        description="host:port where the generated Kamailio configuration serves "
+        "Kamailio's own statistics in Prometheus's format (its xhttp_prom module).",
     )
     route_cache: bool = Field(
         True, description="Cache routes, API keys and reads in memory (docs/calls.md)."
@@ -261,7 +276,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("admin_token", "route_token", "webhook_secret")
+    @field_validator("admin_token", "route_token", "webhook_secret", "metrics_token")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET:
@@ -271,7 +286,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("internal_listen", "voicemail_listen")
+    @field_validator("internal_listen", "voicemail_listen", "kamailio_metrics_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host_port(value)
@@ -318,6 +333,11 @@ class Settings(BaseSettings):
     def refused_types(self) -> frozenset[int]:
         """The phonenumbers types refused as destinations."""
         return refused_types(_split(self.refused_number_types))
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where a node's processes keep their counts for the scrape to sum."""
+        return self.data_dir / "metrics"
 
     @property
     def database(self) -> str:

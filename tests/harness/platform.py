@@ -116,6 +116,7 @@ def start_platform(
         "RENVOI_INTERNAL_LISTEN": f"127.0.0.1:{free_port()}",
         "RENVOI_KAMAILIO_RUNDIR": str(workdir / "kamailio"),
         "RENVOI_KAMAILIO_CHILDREN": "2",
+        "RENVOI_KAMAILIO_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         **(extra_env or {}),
     }
     server = start_server(database_url, workdir, port=api_port, extra_env=env)

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Scope
 
 from renvoi import __version__
-from renvoi.api import admin, callforward, errors, health, history, routing
+from renvoi.api import admin, callforward, errors, health, history, monitoring, routing
 from renvoi.api import calls as calls_api
 from renvoi.api import voicemail as voicemail_api
 from renvoi.api.conversions import Conversions
@@ -89,14 +89,23 @@ class RenvoiApp(FastAPI):
         self,
         *,
         hot: Mapping[tuple[str, str], Endpoint],
+        counting: bool,
         **fastapi: Any,
     ) -> None:
         super().__init__(**fastapi)
         self._hot = hot
+        self._counting = counting
+
+    @property
+    def counted_paths(self) -> list[str]:
+        """The route templates requests are counted under (``/metrics``)."""
+        paths = {path for _, path in self._hot} | set(self.openapi()["paths"])
+        return sorted(paths | {"/metrics"})
 
     def build_middleware_stack(self) -> ASGIApp:
         rest = super().build_middleware_stack()
-        return RequestContext(HotPaths(rest, exact=self._hot))
+        hot = frozenset(path for _, path in self._hot)
+        return RequestContext(HotPaths(rest, exact=self._hot), counting=self._counting, hot=hot)
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
@@ -170,6 +179,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             ("POST", "/v1/vn/callforward"): callforward.set_callforward,
             ("GET", "/v1/vn/callforward"): callforward.get_callforward,
         },
+        counting=settings.metrics,
         title="renvoi",
         version=__version__,
         telemetry=_telemetry(settings),
@@ -185,4 +195,5 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     app.include_router(voicemail_api.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(monitoring.router)
     return app

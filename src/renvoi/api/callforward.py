@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from renvoi import metrics
 from renvoi.api.bodies import MAX_BODY, parse_fields, read_body
 from renvoi.api.deps import (
     Services,
@@ -33,7 +34,7 @@ from renvoi.api.owned import owned, require
 from renvoi.domain.callforward import parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import Code
 from renvoi.domain.conditions import parse_fallback
-from renvoi.domain.modes import Condition, Mode
+from renvoi.domain.modes import Condition, Mode, Setting
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError
 from renvoi.store import fallbacks, lockfree
@@ -120,7 +121,7 @@ async def set_callforward(request: Request) -> Response:
         dry_run=dry_run,
         read=read,
     )
-    return _changed(services, request, applied)
+    return _changed(services, request, applied, command.wanted)
 
 
 async def _change_request(request: Request) -> tuple[Services, dict[str, Any], bool, str]:
@@ -134,13 +135,22 @@ async def _change_request(request: Request) -> tuple[Services, dict[str, Any], b
     return services, fields, dry_run, require_api_key(fields)
 
 
-def _changed(services: Services, request: Request, applied: Applied) -> Response:
+def _changed(
+    services: Services,
+    request: Request,
+    applied: Applied,
+    wanted: Setting,
+    condition: Condition | None = None,
+) -> Response:
     """A change's success: the code, with ``dryRun`` when nothing was written."""
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
         return render(body, fmt=request_format(request))
     # This node never answers from the state it just replaced (other nodes: statecache).
     services.cache.invalidate(applied.number)
+    if services.settings.metrics:
+        named = condition.value if condition is not None else metrics.NO_DIVERSION
+        metrics.forwarding_changes.labels(str(int(wanted.mode)), named).inc()
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
@@ -204,7 +214,7 @@ async def set_conditional(request: Request) -> Response:
     applied = await fallbacks.apply_fallback_async(
         services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
     )
-    return _changed(services, request, applied)
+    return _changed(services, request, applied, command.wanted, command.condition)
 
 
 @hot.get(

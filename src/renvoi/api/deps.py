@@ -19,7 +19,7 @@ from renvoi.api.conversions import Conversions
 from renvoi.api.envelope import wanted_format
 from renvoi.api.ratelimit import Limiter
 from renvoi.api.usage import KeyUsage
-from renvoi.config import Settings
+from renvoi.config import Settings, is_loopback
 from renvoi.domain.callforward import require_api_key
 from renvoi.domain.codes import Code
 from renvoi.domain.modes import Setting
@@ -250,6 +250,20 @@ def bearer_matches(authorization: str | None, token: SecretStr) -> bool:
     if not expected:  # never a match against nothing (Settings refuses it anyway)
         return False
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected)
+
+
+# Headers a proxy adds: a request that carries one came through a proxy, never straight
+# from this machine, whatever its connection's address.
+_PROXIED = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def from_this_machine(request: Request) -> bool:
+    """Connected from loopback, directly: a request that carries a proxy's header came
+    through a proxy, which may run on this machine for anyone."""
+    headers = request.headers
+    if any(name in headers for name in _PROXIED):
+        return False
+    return is_loopback(client_address(request))
 
 
 # The admin token's own bucket, beside the API keys' (whose ids start with "key_").

@@ -20,18 +20,18 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
+from renvoi import metrics
 from renvoi.api import errors
 from renvoi.api.bodies import MAX_BODY, read_body
 from renvoi.api.deps import (
     Services,
     bearer_matches,
-    client_address,
+    from_this_machine,
     platform_number,
     services_of,
 )
 from renvoi.api.envelope import render
 from renvoi.api.middleware import RequestContext
-from renvoi.config import is_loopback
 from renvoi.domain.modes import Condition
 from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
 from renvoi.errors import ContractError
@@ -47,22 +47,23 @@ MAX_CALL_ID = 255
 NUL = "\x00"
 
 
-# Headers a proxy adds: a request that carries one came through a proxy, never straight
-# from Kamailio, whatever its connection's address.
-_PROXIED = ("x-forwarded-for", "forwarded", "x-real-ip")
-
-
 def _internal_caller(request: Request, services: Services) -> bool:
     """Kamailio: presenting the route token when one is set; else connected from
-    loopback, directly. The address is the connection's own: this listener reads no
-    proxy header, and refuses a request that carries one."""
+    loopback, directly (this listener reads no proxy header, and refuses a request that
+    carries one)."""
     token = services.settings.route_token
     if token is not None:
         return bearer_matches(request.headers.get("authorization"), token)
-    headers = request.headers
-    if any(name in headers for name in _PROXIED):
-        return False
-    return is_loopback(client_address(request))
+    return from_this_machine(request)
+
+
+# A route's action as renvoi_calls_total names it (integrations.md).
+_COUNTED_AS = {
+    "forward": "forward",
+    "voicemail": "voicemail",
+    "normal": "normal",
+    "reject": "refused",
+}
 
 
 def _hidden() -> Response:
@@ -110,6 +111,8 @@ async def route(request: Request) -> Response:
         services.call_log.routed(
             e164=e164, call_id=call_id, caller=_caller(request), route=decision
         )
+        if services.settings.metrics:
+            metrics.calls.labels(_COUNTED_AS[decision.action], metrics.NO_DIVERSION).inc()
     log.info("route", number=e164 or number, action=decision.action, status=decision.status)
     return render(route_answer(decision))
 
@@ -214,6 +217,13 @@ async def call_reports(request: Request) -> Response:
     for report in reports:
         if report.diverted is not None:
             services.call_log.diverted(report.call_id, report.diverted, report.diverted_to)
+            if services.settings.metrics:
+                leg = (
+                    "voicemail"
+                    if services.sip_targets.voicemail in report.diverted_to
+                    else "forward"
+                )
+                metrics.calls.labels(leg, report.diverted.value).inc()
         elif report.status is None:
             services.call_log.ended(report.call_id)
         else:

@@ -54,11 +54,13 @@ def serve(
     json_: JsonOption = False,
 ) -> None:
     """Migrate the database, then serve the API (and by default the voicemail side)."""
+    run = current(context)
+    _count_in_files(run.settings)
+
     from renvoi import node
     from renvoi.cli.demo import ACCOUNT, NUMBERS, SMS_ONLY, create_demo, demo_curl
     from renvoi.store.migrate import upgrade
 
-    run = current(context)
     overrides = {
         name: value
         for name, value in (("host", host), ("port", port), ("workers", workers))
@@ -102,10 +104,12 @@ def voicemail_serve(context: typer.Context, json_: JsonOption = False) -> None:
     import asyncio
     import signal
 
+    run = current(context)
+    _count_in_files(run.settings)
+
     from renvoi import node
     from renvoi.store.migrate import upgrade
 
-    run = current(context)
     upgrade(run.open(create=True))
     run.close()
 
@@ -132,6 +136,32 @@ def voicemail_serve(context: typer.Context, json_: JsonOption = False) -> None:
         asyncio.run(serve_until_signalled())
     except OSError as exc:
         raise ServiceError(f"the voicemail side could not start: {exc}") from None
+
+
+def _count_in_files(settings: Settings) -> None:
+    """Before anything imports ``renvoi.metrics``: this process and those it starts
+    count in files under the data directory, which a scrape on this machine sums
+    (prometheus_client's multi-process mode); the files of processes gone are cleared,
+    so a restart starts the counts again (a reset Prometheus expects)."""
+    if not settings.metrics:
+        return
+    directory = settings.metrics_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 @kamailio_app.command("config")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import structlog
 
+from renvoi import metrics
 from renvoi.config import Settings
 from renvoi.domain.voicemail import NewMessage, compose, retry_delay
 from renvoi.domain.webhooks import VOICEMAIL_MESSAGE, event_body
@@ -105,6 +106,7 @@ class OutboxWorker:
             else:
                 await self.send(pending)
         except PermanentDeliveryError as exc:
+            self._count(pending, "failed")
             error = str(exc) or type(exc).__name__
             log.error("notice_refused", kind=pending.kind, outbox=pending.outbox_id, error=error)
             await asyncio.to_thread(
@@ -117,6 +119,7 @@ class OutboxWorker:
             log.exception("notice_failed_unexpectedly", kind=pending.kind, outbox=pending.outbox_id)
             await self._retry(pending, "unexpected error (see the worker's log)")
         else:
+            self._count(pending, "sent")
             await asyncio.to_thread(store.sent, self.db, pending.outbox_id, now=self.clock())
             log.info(
                 "notice_sent",
@@ -125,7 +128,13 @@ class OutboxWorker:
                 message_id=pending.message_id,
             )
 
+    def _count(self, pending: PendingNotice | PendingEvent, result: str) -> None:
+        if self.settings.metrics:
+            channel = "webhook" if pending.kind == store.WEBHOOK else "email"
+            metrics.notifications.labels(channel, result).inc()
+
     async def _retry(self, pending: PendingNotice | PendingEvent, error: str) -> None:
+        self._count(pending, "retry")
         delay = retry_delay(pending.attempts + 1)
         log.warning("notice_retry", kind=pending.kind, outbox=pending.outbox_id, error=error)
         at = self.clock() + timedelta(seconds=delay)

@@ -215,6 +215,7 @@ class Outbox(Base):
     )
     account_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,9 +12,9 @@ the same time; a worker that dies leaves its lease to expire and the row is sent
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from renvoi.errors import AlreadyExistsError
@@ -88,6 +88,7 @@ def save_message(
                     "message_id": message_id,
                     "attempts": 0,
                     "next_attempt_at": received_at,
+                    "queued_at": received_at,
                 }
                 for kind in ([EMAIL, WEBHOOK] if webhook else [EMAIL])
             ],
@@ -189,6 +190,7 @@ def queue_event(conn: Connection, account_id: str, payload: str, *, at: datetime
             message_id=f"<event.{uuid.uuid4().hex}@renvoi>",
             attempts=0,
             next_attempt_at=at,
+            queued_at=at,
         )
     )
 
@@ -296,6 +298,33 @@ def failed(db: Database, outbox_id: int, *, now: datetime, error: str) -> None:
                 last_error=error[:500],
             )
         )
+
+
+def backlog(db: Database, now: datetime) -> dict[str, tuple[int, float]]:
+    """By channel (``email``, ``webhook``): how many notices wait to be sent, and how
+    long the oldest has waited, in seconds (0 when none waits)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(
+                Outbox.kind,
+                func.count(),
+                func.min(func.coalesce(Outbox.queued_at, Outbox.next_attempt_at)),
+            )
+            .where(Outbox.sent_at.is_(None), Outbox.failed_at.is_(None))
+            .group_by(Outbox.kind)
+        ).all()
+    found: dict[str, tuple[int, float]] = {}
+    for kind, count, oldest in rows:
+        waited = 0.0 if oldest is None else max((now - _utc(oldest)).total_seconds(), 0.0)
+        found[kind] = (int(count), waited)
+    return found
+
+
+def _utc(moment: datetime | str) -> datetime:
+    """An aggregate's time: SQLite hands back the stored text, naive and in UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def pending_count(db: Database) -> int:

@@ -75,6 +75,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             sender_domain=settings.smtp_from.rpartition("@")[2] or "renvoi",
             webhook=settings.webhook_url is not None,
             on_message=on_message,
+            counting=settings.metrics,
         )
         self.calls: dict[str, Call] = {}
         self.starting: set[str] = set()  # INVITEs whose Call is not made yet

@@ -47,6 +47,7 @@ def render_config(settings: Settings) -> str:
         _substdef("RENVOI_LISTEN", settings.sip_listen),
         _substdef("RENVOI_ROUTE_URL", settings.route_base_url),
         _substdef("RENVOI_RUNDIR", str(settings.rundir)),
+        _substdef("RENVOI_METRICS_LISTEN", settings.kamailio_metrics_listen),
         _substdef("RENVOI_CHILDREN", str(settings.kamailio_children)),
         _substdef("RENVOI_AUTH_HEADER", f"Authorization: Bearer {token}" if token else ""),
         # The fallbacks' conditions (domain.conditions, contract/conditions.md).

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from renvoi import metrics
 from renvoi.audio import wav
 from renvoi.errors import AlreadyExistsError, StoreError
 from renvoi.store import voicemail as store
@@ -67,12 +68,14 @@ class Spool:
         sender_domain: str,
         webhook: bool,
         on_message: Callable[[], None],
+        counting: bool = False,
     ) -> None:
         self.directory = directory
         self.db = db
         self.sender_domain = sender_domain
         self.webhook = webhook
         self.on_message = on_message
+        self.counting = counting  # renvoi_voicemail_messages_total
 
     async def keep(self, call: Call, pcm: bytes) -> None:
         """Write the call's message and its metadata durably, then commit it."""
@@ -106,7 +109,9 @@ class Spool:
         delay = 1.0
         while True:
             try:
-                await asyncio.to_thread(lambda: store.save_message(self.db, **values))
+                stored = await asyncio.to_thread(lambda: store.save_message(self.db, **values))
+                if stored and self.counting:
+                    metrics.voicemail_messages.inc()
                 break
             except AlreadyExistsError:
                 break  # committed before a crash that left the sidecar

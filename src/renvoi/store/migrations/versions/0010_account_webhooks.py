@@ -1,7 +1,8 @@
 """accounts' own webhooks; outbox rows that carry an event of their own
 
 accounts gain a webhook URL and its signing secret; an outbox row is a voicemail
-message's notice (voicemail_id) or an event with its payload and account.
+message's notice (voicemail_id) or an event with its payload and account, and says
+when it was queued (for the backlog's age).
 
 Revision ID: 0010
 Revises: 0009
@@ -29,11 +30,13 @@ def upgrade() -> None:
         batch.alter_column("voicemail_id", existing_type=BigId, nullable=True)
         batch.add_column(sa.Column("account_id", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("payload", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM outbox WHERE voicemail_id IS NULL")
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("queued_at")
         batch.drop_column("payload")
         batch.drop_column("account_id")
         batch.alter_column("voicemail_id", existing_type=BigId, nullable=False)

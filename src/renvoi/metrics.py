@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -71,6 +72,24 @@ notifications = Counter(
     "Notifications tried, by channel and result.",
     ["channel", "result"],
 )
+
+
+# The series of each request's labels, looked up once: ``labels()`` costs as much again
+# as the count itself, on every request.
+_requests: dict[tuple[str, str], Any] = {}
+_durations: dict[str, Any] = {}
+
+
+def count_request(endpoint: str, code: str, seconds: float) -> None:
+    """An API request answered: its count and its time."""
+    counted = _requests.get((endpoint, code))
+    if counted is None:
+        counted = _requests[endpoint, code] = api_requests.labels(endpoint, code)
+    timed = _durations.get(endpoint)
+    if timed is None:
+        timed = _durations[endpoint] = api_duration.labels(endpoint)
+    counted.inc()
+    timed.observe(seconds)
 
 
 def prime(endpoints: Iterable[str]) -> None:

@@ -103,9 +103,7 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             if self.counting:
-                endpoint = _endpoint(scope, self.hot)
-                metrics.api_requests.labels(endpoint, code).inc()
-                metrics.api_duration.labels(endpoint).observe(elapsed)
+                metrics.count_request(_endpoint(scope, self.hot), code, elapsed)
             client = scope.get("client")
             # Kamailio's requests, one or more per call, are logged by their endpoints
             # (the route and its decision); their access lines only at DEBUG.

@@ -22,7 +22,9 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 # A series name in PromQL: a metric, not a function (followed by "(") nor a label.
 _NAME = re.compile(r"\b((?:renvoi|kamailio)_[a-zA-Z0-9_]+)\b(?!\s*\()")
 # Kamailio's statistics the files use (xhttp_prom names every one kamailio_<group>_<name>).
-KAMAILIO = {"kamailio_core_rcv_requests_invite"}
+KAMAILIO = {"kamailio_core_rcv_requests_invite"} | {
+    f"kamailio_tmx_{answer}xx_transactions" for answer in range(2, 7)
+}
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from tests.api.test_metrics import samples, value
 from tests.calls.test_forwarding import A, answered_at, call, finished_calls, set_forwarding
 from tests.harness import Tenant
 from tests.harness.platform import Platform
+from tests.test_monitoring_files import KAMAILIO
 
 pytestmark = pytest.mark.slow
 
@@ -41,3 +42,6 @@ def test_calls_are_counted_and_kamailio_answers_the_scrape(
     ]
     assert invites and float(invites[0]) >= 1
     assert httpx2.get(f"http://{listen}/other").status_code == 404
+    # deploy/'s queries name Kamailio's statistics as this Kamailio exposes them.
+    exposed = {line.split()[0] for line in kamailio.text.splitlines() if line[:1] != "#" and line}
+    assert KAMAILIO <= exposed

@@ -31,7 +31,7 @@ from renvoi.api.direct import DirectRoute, query_parameter
 from renvoi.api.envelope import envelope, render, request_format, wanted_format
 from renvoi.api.openapi import responses
 from renvoi.api.owned import owned, require
-from renvoi.domain.callforward import parse_command, require_api_key, wants_dry_run
+from renvoi.domain.callforward import e164_of, parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import Code
 from renvoi.domain.conditions import parse_fallback
 from renvoi.domain.modes import Condition, Mode, Setting
@@ -208,9 +208,7 @@ async def set_conditional(request: Request) -> Response:
     command = parse_fallback(fields, region=region, refused=services.refused)
     if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
         check_country(command.wanted.param, principal.countries)
-    e164 = normalize_number(command.number, region=region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
+    e164 = e164_of(command.number, region=region)
     applied = await fallbacks.apply_fallback_async(
         services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
     )

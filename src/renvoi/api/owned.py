@@ -17,8 +17,8 @@ from starlette.responses import Response
 
 from renvoi.api.deps import Services, platform_number
 from renvoi.api.envelope import envelope, render, request_format
+from renvoi.domain.callforward import e164_of
 from renvoi.domain.codes import Code
-from renvoi.domain.numbers import normalize_number
 from renvoi.errors import ContractError, NotFoundError
 from renvoi.store.records import NumberRecord, Principal
 
@@ -43,10 +43,7 @@ def customer_number(services: Services, number: str | None) -> str:
     Raises:
         ContractError: 5 when it is absent, 13 when it does not parse.
     """
-    e164 = normalize_number(require(number), region=services.settings.default_region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
-    return e164
+    return e164_of(require(number), region=services.settings.default_region)
 
 
 async def owned_record(

@@ -228,6 +228,19 @@ def _loop(number: str, path: list[str] | None) -> ContractError:
     return ContractError(Code.FORWARD_INVALID, reason=Reason("loop", {"chain": shown}))
 
 
+def e164_of(number: str, *, region: str) -> str:
+    """The number a request names, in E.164: one that does not parse is one the
+    platform does not have.
+
+    Raises:
+        ContractError: code 13.
+    """
+    e164 = normalize_number(number, region=region)
+    if e164 is None:
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    return e164
+
+
 def check_number(state: NumberState | None, account_id: str) -> NumberState:
     """Checks 9 to 11: the number is the key's, not suspended, and takes calls.
 

@@ -15,12 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 
-from renvoi.domain.callforward import NumberState
-from renvoi.domain.codes import Code
+from renvoi.domain.callforward import NumberState, e164_of
 from renvoi.domain.conditions import FallbackCommand, decide_fallback
 from renvoi.domain.modes import Condition, Fallbacks
-from renvoi.domain.numbers import normalize_number
-from renvoi.errors import ContractError
 from renvoi.store.database import Database
 from renvoi.store.forwarding import (
     RECORD_CHANGE,
@@ -100,8 +97,7 @@ def apply_fallback(
         _ANNOUNCED_FALLBACK_CHANGE[condition],
     )
     write_change(db, conn, e164, statements, params)
-    ring = {"ringSeconds": after.ring_seconds} if condition is Condition.NO_ANSWER else {}
-    tell_webhook(conn, e164, command.wanted, principal, params, **ring)
+    tell_webhook(conn, e164, command.wanted, principal, params)
     return Applied(code=code, number=e164)
 
 
@@ -141,9 +137,7 @@ def change_fallback(
         ContractError: the check that failed.
         StoreError: the database failed; nothing was changed.
     """
-    e164 = normalize_number(command.number, region=region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
+    e164 = e164_of(command.number, region=region)
     with db.write() as conn:
         return apply_fallback(db, conn, e164, command, principal=principal, now=now)
 

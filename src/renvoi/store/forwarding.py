@@ -28,12 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from renvoi.domain.callforward import Command, Hop, NextHops, NumberState, decide, forwards
+from renvoi.domain.callforward import Command, Hop, NextHops, NumberState, decide, e164_of, forwards
 from renvoi.domain.codes import Code
 from renvoi.domain.modes import Mode, Setting
-from renvoi.domain.numbers import normalize_number
 from renvoi.domain.webhooks import FORWARDING_CHANGED, event_body
-from renvoi.errors import ContractError
 from renvoi.store.database import Database
 from renvoi.store.models import Change, Number
 from renvoi.store.numbers import (
@@ -113,9 +111,7 @@ def change_forwarding(
         ContractError: the check that failed.
         StoreError: the database failed; nothing was changed.
     """
-    e164 = normalize_number(command.number, region=region)
-    if e164 is None:
-        raise ContractError(Code.NUMBER_NOT_FOUND)
+    e164 = e164_of(command.number, region=region)
     with db.write() as conn:
         return apply_forwarding(
             db, conn, e164, command.wanted, principal=principal, now=now, dry_run=dry_run
@@ -215,18 +211,15 @@ def write_change(
 
 
 def tell_webhook(
-    conn: Connection,
-    e164: str,
-    setting: Setting,
-    principal: Principal,
-    params: dict[str, Any],
-    **extra: Any,
+    conn: Connection, e164: str, setting: Setting, principal: Principal, params: dict[str, Any]
 ) -> None:
     """Queue the change's ``forwarding.changed`` event in its transaction, when the
-    key's changes are told to a webhook (``Principal.notify``)."""
+    key's changes are told to a webhook (``Principal.notify``); its condition and ring
+    time are the change's own (``params``)."""
     if not principal.notify:
         return
     at: datetime = params["b_changed_at"]
+    ring = params.get("b_new_ring")
     payload = event_body(
         FORWARDING_CHANGED,
         number=e164,
@@ -235,7 +228,7 @@ def tell_webhook(
         condition=params.get("b_condition"),
         keyId=principal.key_id,
         changedAt=at.isoformat().replace("+00:00", "Z"),
-        **extra,
+        **({} if ring is None else {"ringSeconds": ring}),
     )
     queue_event(conn, principal.account_id, payload, at=at)
 

@@ -15,6 +15,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from renvoi.audio.transcripts import ENGINES, parse_models
+from renvoi.domain.mailbox import Limits
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, parse_countries, refused_types
 from renvoi.domain.webhooks import is_webhook_url
 
@@ -214,6 +216,38 @@ class Settings(BaseSettings):
         ge=0,
         description="Larger recordings are not attached: the email links to the API.",
     )
+    voicemail_language: Literal["fr", "en"] | None = Field(
+        None,
+        description="The language of the default greeting and of transcripts; unset: the "
+        "greeting in French then English, and no transcript (the callers' language is not "
+        "known). Each number may choose its own.",
+    )
+    voicemail_audio_format: Literal["wav", "mp3"] = Field(
+        "wav",
+        description="The emailed recording's format; each account or number may choose its "
+        "own (mp3 is about 120 KB a minute, WAV 960 KB).",
+    )
+    voicemail_mp3_kbps: Literal[8, 16, 24, 32] = Field(
+        16, description="The MP3 bitrate; 16 keeps the whole telephone band, 8 cuts near 2 kHz."
+    )
+    transcriber: str = Field(
+        "off",
+        description="The voicemail transcripts' engine: off, pocketsphinx (US English, "
+        "shipped, but inaccurate on telephone audio: docs/voicemail.md), vosk (with "
+        "RENVOI_TRANSCRIBER_MODELS), or module:factory for your own.",
+    )
+    transcriber_models: str = Field(
+        "",
+        description="Model directories per language, e.g. fr=/srv/vosk-fr,en=/srv/vosk-en "
+        "(never downloaded by renvoi).",
+    )
+    transcriber_cpu_seconds: int = Field(
+        120,
+        ge=5,
+        le=3600,
+        description="CPU seconds one message's transcription may take; past them the "
+        "message is sent without a transcript.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The API's address as customers reach it."
     )
@@ -306,6 +340,13 @@ class Settings(BaseSettings):
                 "RENVOI_WEBHOOK_URL needs RENVOI_WEBHOOK_SECRET: without a secret anyone "
                 "could forge the webhook's calls"
             )
+        if self.transcriber_cpu_seconds + 30 >= self.outbox_lease_seconds:
+            raise ValueError(
+                "RENVOI_TRANSCRIBER_CPU_SECONDS must leave 30 s of RENVOI_OUTBOX_LEASE_SECONDS: "
+                "a notice still transcribing when its lease ends is sent twice"
+            )
+        if self.transcriber == "vosk" and not self.transcriber_models.strip():
+            raise ValueError("RENVOI_TRANSCRIBER=vosk needs RENVOI_TRANSCRIBER_MODELS")
         if self.internal_address[1] == self.port:
             raise ValueError(
                 "RENVOI_INTERNAL_LISTEN must not use RENVOI_PORT: the internal endpoints "
@@ -321,6 +362,20 @@ class Settings(BaseSettings):
             raise ValueError("expected first-last, e.g. 16384-32767")
         if not 1024 <= int(first) <= int(last or first) <= 65535:
             raise ValueError("ports between 1024 and 65535, first <= last")
+        return value
+
+    @field_validator("transcriber")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        module, colon, factory = value.partition(":")
+        if value not in ("off", *ENGINES) and not (colon and module and factory):
+            raise ValueError("off, pocketsphinx, vosk, or module:factory")
+        return value
+
+    @field_validator("transcriber_models")
+    @classmethod
+    def _models(cls, value: str) -> str:
+        parse_models(value)  # raises on an entry that is not language=path
         return value
 
     @field_validator("refused_number_types")
@@ -410,6 +465,17 @@ class Settings(BaseSettings):
     def voicemail_dir(self) -> Path:
         """Where recordings are kept; the database holds paths relative to it."""
         return (self.data_dir / "voicemail").resolve()
+
+    @property
+    def voicemail_limits(self) -> Limits:
+        """What applies to a number's voicemail that sets nothing of its own."""
+        return Limits(
+            max_seconds=self.voicemail_max_seconds,
+            min_seconds=self.voicemail_min_seconds,
+            silence_seconds=self.voicemail_silence_seconds,
+            language=self.voicemail_language,
+            audio_format=self.voicemail_audio_format,
+        )
 
     @property
     def rundir(self) -> Path:

@@ -55,6 +55,7 @@ STATUS: dict[Code, int] = {
     Code.UNAVAILABLE: 503,
     Code.CONDITION: 400,
     Code.RING_TIME: 400,
+    Code.VOICEMAIL_SETTING: 400,
 }
 
 # Code 4 has one status per way a request is malformed.

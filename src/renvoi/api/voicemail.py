@@ -8,8 +8,9 @@ is known to be the caller's to change.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
@@ -28,7 +29,11 @@ from renvoi.api.owned import (
     read_owned,
 )
 from renvoi.audio import wav
+from renvoi.audio.mp3 import mp3_of_pcm
+from renvoi.audio.wav import pcm_of_wav
 from renvoi.domain.codes import MESSAGES, Code
+from renvoi.domain.mailbox import FIELDS, MailboxSettings, effective, parse_update
+from renvoi.domain.voicemail import transcript_json
 from renvoi.errors import ContractError
 from renvoi.store import voicemail
 from renvoi.store.records import as_json
@@ -64,20 +69,31 @@ async def get_voicemail(
             "receivedAt": as_json(message.received_at),
             "durationMs": message.duration_ms,
             "size": message.size,
+            "transcript": transcript_json(message.transcript),
         },
     )
 
 
+FormatQuery = Annotated[
+    Literal["wav", "mp3"], Query(description="wav (16-bit PCM, 8 kHz, mono) or mp3.")
+]
+
+
 @router.get(
     "/voicemail/{message_id}/audio",
-    summary="A voicemail message's audio, WAV (renvoi extension)",
+    summary="A voicemail message's audio, WAV or MP3 (renvoi extension)",
     response_class=FileResponse,
-    responses={200: {"content": {"audio/wav": {}}}, **responses("")},
+    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}}}, **responses("")},
 )
 async def get_voicemail_audio(
-    message_id: str, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+    message_id: str,
+    services: ServicesDep,
+    principal: CustomerDep,
+    number: NumberQuery = None,
+    format: FormatQuery = "wav",
 ) -> Response:
-    """The recording as 16-bit PCM, 8 kHz, mono WAV; 13 for an unknown message."""
+    """The recording as 16-bit PCM, 8 kHz, mono WAV, or with ``format=mp3`` as MP3; 13
+    for an unknown message."""
     e164 = customer_number(services, number)
     relative = await read_owned(
         lambda: voicemail.message_audio(
@@ -87,6 +103,17 @@ async def get_voicemail_audio(
     path = services.settings.voicemail_dir / (relative or "")
     if relative is None or not path.is_file():
         raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    if format == "mp3":
+        # LAME's C code: about 0.1 s of CPU per minute of audio (docs/voicemail.md).
+        kbps = services.settings.voicemail_mp3_kbps
+        audio = await run_in_threadpool(
+            lambda: mp3_of_pcm(pcm_of_wav(path.read_bytes()), kbps=kbps)
+        )
+        # message_id is a stored message's (hex): safe in the header.
+        disposition = f'attachment; filename="{message_id}.mp3"'
+        return Response(
+            audio, media_type="audio/mpeg", headers={"Content-Disposition": disposition}
+        )
     return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
 
 
@@ -148,10 +175,16 @@ async def put_greeting(
 async def get_greeting(
     services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
 ) -> Response:
-    """What callers hear: the number's own greeting, or the default one."""
+    """What callers hear: the number's own greeting, or the default one (in the number's
+    language, or French then English)."""
     record = await owned_record(services, principal, number)
-    pcm = await run_in_threadpool(voicemail.greeting_of, services.db, record.number)
-    audio = wav.wav_of_pcm(pcm if pcm is not None else wav.default_greeting())
+    own, settings, account_format = await read_owned(
+        lambda: voicemail.setup_of(services.db, record.number)
+    )
+    limits = effective(
+        settings, account_format=account_format, installation=services.settings.voicemail_limits
+    )
+    audio = wav.wav_of_pcm(own if own is not None else wav.default_greeting(limits.language))
     return Response(audio, media_type="audio/wav")
 
 
@@ -197,3 +230,90 @@ async def delete_voicemail(
         raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
     (services.settings.voicemail_dir / relative).unlink(missing_ok=True)
     return render(envelope(Code.OK, success=True), fmt=request_format(request))
+
+
+SETTINGS_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "maxSeconds": {"type": ["integer", "null"], "minimum": 5, "maximum": 600},
+        "minSeconds": {"type": ["number", "null"], "minimum": 0, "maximum": 30},
+        "silenceSeconds": {"type": ["integer", "null"], "minimum": 2, "maximum": 60},
+        "language": {"enum": ["fr", "en", None]},
+        "audioFormat": {"enum": ["wav", "mp3", None]},
+    },
+}
+
+
+@router.get(
+    "/voicemail/settings",
+    summary="A number's voicemail settings (renvoi extension)",
+    responses=responses("200: OK, with number, settings and effective"),
+)
+async def get_settings(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """What the number sets itself (``settings``, null where unset) and what applies to
+    its calls and messages (``effective``: its own, else its account's, else the
+    installation's)."""
+    record = await owned_record(services, principal, number)
+    own, account_format = await read_owned(
+        lambda: voicemail.mailbox_of(services.db, record.number, account_id=principal.account_id)
+    )
+    return _settings_answer(request, services, record.number, own, account_format)
+
+
+@router.put(
+    "/voicemail/settings",
+    summary="Change a number's voicemail settings (renvoi extension)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": SETTINGS_SCHEMA},
+                "application/x-www-form-urlencoded": {"schema": SETTINGS_SCHEMA},
+            },
+        }
+    },
+    responses=responses("200: OK, with number, settings and effective"),
+)
+async def put_settings(
+    request: Request, services: ServicesDep, principal: CustomerDep, number: NumberQuery = None
+) -> Response:
+    """Set the fields sent (``maxSeconds`` 5-600, ``minSeconds`` 0-30 in tenths,
+    ``silenceSeconds`` 2-60, ``language`` fr or en, ``audioFormat`` wav or mp3); ``null``
+    or "" unsets one (back to the account's or the installation's); absent ones are kept.
+    A value refused is code 23, naming the field and its rule."""
+    record = changeable(await owned_record(services, principal, number))
+    data = await read_body(request)
+    fields = parse_fields(data, request.headers.get("content-type"))
+    unknown = sorted(set(fields) - set(FIELDS) - {"apiKey", "number"})
+    if unknown:
+        raise ContractError(Code.BAD_REQUEST, detail="unknown_setting")
+    installation = services.settings.voicemail_limits
+    own, account_format = await read_owned(
+        lambda: voicemail.mailbox_of(services.db, record.number, account_id=principal.account_id)
+    )
+    updated = parse_update(fields, own, installation=installation)
+    await read_owned(
+        lambda: voicemail.set_mailbox(
+            services.db, record.number, updated, account_id=principal.account_id
+        )
+    )
+    return _settings_answer(request, services, record.number, updated, account_format)
+
+
+def _settings_answer(
+    request: Request,
+    services: ServicesDep,
+    e164: str,
+    own: MailboxSettings,
+    account_format: str | None,
+) -> Response:
+    limits = effective(
+        own, account_format=account_format, installation=services.settings.voicemail_limits
+    )
+    body = envelope(Code.OK, success=True, number=e164)
+    body["settings"] = own.as_json()
+    body["effective"] = limits.as_json()
+    return render(body, fmt=request_format(request))

@@ -121,9 +121,11 @@ def wav_of_pcm(pcm: bytes) -> bytes:
     return out.getvalue()
 
 
-def default_greeting() -> bytes:
-    """The greeting shipped with renvoi (``greetings/generate.sh`` made it), as PCM."""
-    data = resources.files("renvoi.audio").joinpath("greetings/default.wav").read_bytes()
+def default_greeting(language: str | None = None) -> bytes:
+    """A greeting shipped with renvoi (``greetings/generate.sh`` made them), as PCM: in
+    ``language`` (``fr``, ``en``), or with None in French then English."""
+    name = {"fr": "fr.wav", "en": "en.wav"}.get(language or "", "default.wav")
+    data = resources.files("renvoi.audio").joinpath(f"greetings/{name}").read_bytes()
     return pcm_of_wav(data)
 
 

@@ -42,6 +42,7 @@ class Code(IntEnum):
     # contract/conditions.md: the fallbacks' endpoint.
     CONDITION = 21
     RING_TIME = 22
+    VOICEMAIL_SETTING = 23
     # The read extensions answer with the platform's generic success code.
     OK = 200
 
@@ -88,6 +89,9 @@ MESSAGES: dict[str, Text] = {
     "CONDITION": Text("Condition is not valid", "La condition n’est pas valide"),
     "condition_required": Text("Condition is required", "La condition est requise"),
     "RING_TIME": Text("Ring time is not valid", "La durée de sonnerie n’est pas valide"),
+    "VOICEMAIL_SETTING": Text(
+        "Voicemail setting is not valid", "Le réglage de la messagerie n’est pas valide"
+    ),
     "TOO_MANY_REQUESTS": Text("Too many requests", "Trop de requêtes"),
     "UNAVAILABLE": Text("Service temporarily unavailable", "Service temporairement indisponible"),
     "internal": Text("Internal server error", "Erreur interne du serveur"),
@@ -101,6 +105,10 @@ MESSAGES: dict[str, Text] = {
         "Content-Type non pris en charge : envoyez du JSON ou un formulaire",
     ),
     "too_large": Text("Body is larger than 65536 bytes", "Le corps dépasse 65536 octets"),
+    "unknown_setting": Text(
+        "Unknown field: send maxSeconds, minSeconds, silenceSeconds, language or audioFormat",
+        "Champ inconnu : envoyez maxSeconds, minSeconds, silenceSeconds, language ou audioFormat",
+    ),
     "invalid_dry_run": Text("dryRun must be true or false", "dryRun doit valoir true ou false"),
     "invalid_audio": Text(
         "Body is not a usable WAV file: PCM, mono or stereo, 8 to 192 kHz, at most 30 s",
@@ -148,7 +156,8 @@ MESSAGES: dict[str, Text] = {
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a forward destination was refused (the tail of code 12's message).
+    """Why a value was refused: the tail of code 12's message (a forward destination) and
+    of code 23's (a voicemail setting).
 
     ``key`` names a text of ``REASONS``; ``args`` fill its ``{placeholders}``.
     """
@@ -172,6 +181,7 @@ REASONS: dict[str, Text] = {
     ),
     "loop": Text("it would make a forwarding loop ({chain})", "cela créerait une boucle ({chain})"),
     "loop_untold": Text("it would make a forwarding loop", "cela créerait une boucle"),
+    "setting": Text("{field} must be {rule}", "{field} doit être {rule}"),
     "country": Text(
         "calls to {region} are not allowed for this account",
         "les appels vers {region} ne sont pas autorisés pour ce compte",
@@ -194,7 +204,7 @@ def message(
         detail: a key of ``MESSAGES`` when the code has more than one message
             (code 4's variants, the invalid key of code 10, the absent condition of
             code 21, code 20's internal fault).
-        reason: for code 12, why the destination was refused.
+        reason: for codes 12 and 23, why the value was refused.
     """
     text = MESSAGES[detail or code.name].in_(language)
     if reason is None:

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from renvoi.domain.codes import Text
 from renvoi.domain.emails import ascii_form
 from renvoi.errors import PermanentDeliveryError
 
@@ -41,6 +42,69 @@ class NewMessage:
     recipient: str
     message_id: str  # stable across retries: <...@...>
     audio_name: str  # file name of the attachment
+    audio_format: str = "wav"  # or "mp3"
+    transcript: Transcribed | None = None  # None: transcription is off
+
+
+# What became of a message's transcription (``Transcribed.state``).
+TRANSCRIBED = "done"
+NOTHING_HEARD = "empty"
+NO_MODEL = "unsupported"  # no model for the number's language
+NO_LANGUAGE = "no_language"  # the number's language is not known: no guess
+FAILED = "failed"  # the engine failed, or ran out of its CPU time
+TRANSCRIPT_STATES = (TRANSCRIBED, NOTHING_HEARD, NO_MODEL, NO_LANGUAGE, FAILED)
+MAX_TRANSCRIPT = 10_000
+
+FOR_LANGUAGE = {
+    "fr": Text("for French", "pour le français"),
+    "en": Text("for English", "pour l’anglais"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """A message's transcript, or why it has none."""
+
+    state: str  # one of TRANSCRIPT_STATES
+    language: str | None = None
+    text: str | None = None  # with TRANSCRIBED only
+
+    def lines(self, language: str) -> str:
+        """What the email says of it, in ``language`` (``fr`` or ``en``)."""
+        fr = language == "fr"
+        if self.state == TRANSCRIBED and self.text:
+            head = (
+                "Transcription automatique (elle peut être inexacte) :"
+                if fr
+                else "Automatic transcript (it may be wrong):"
+            )
+            return f"{head}\n{self.text}\n"
+        named = FOR_LANGUAGE.get(self.language or "", Text("for it", "pour elle"))
+        why = {
+            NOTHING_HEARD: Text("nothing could be made out", "rien n’a pu être compris"),
+            NO_MODEL: Text(
+                f"this server has no model {named.en}", f"ce serveur n’a pas de modèle {named.fr}"
+            ),
+            NO_LANGUAGE: Text(
+                "no language is set for this number's messages",
+                "aucune langue n’est choisie pour les messages de ce numéro",
+            ),
+        }.get(self.state, Text("transcription failed", "la transcription a échoué"))
+        return f"Pas de transcription : {why.fr}.\n" if fr else f"No transcript: {why.en}.\n"
+
+
+def transcript_json(transcript: Transcribed | None) -> dict[str, str | None] | None:
+    """A message's transcript as the API and the webhook's event show it (None: off)."""
+    if transcript is None:
+        return None
+    return {"state": transcript.state, "language": transcript.language, "text": transcript.text}
+
+
+def clean_transcript(text: str) -> str:
+    """An engine's words as the email and the API show them: printable characters only,
+    spaces collapsed, at most ``MAX_TRANSCRIPT`` of them."""
+    kept = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(kept.split())[:MAX_TRANSCRIPT]
 
 
 def clean_caller(caller: str | None) -> str | None:
@@ -86,8 +150,8 @@ def compose(
     """The email for a new message, in French then English.
 
     Args:
-        audio: the WAV to attach, or None when it is too large; then ``link`` says
-            where to fetch it.
+        audio: the recording to attach (``message.audio_format``), or None when it is
+            too large; then ``link`` says where to fetch it.
 
     Raises:
         PermanentDeliveryError: the recipient cannot be put in a header (``header_address``).
@@ -106,6 +170,10 @@ def compose(
     email["Date"] = format_datetime(message.received_at)
     email["Message-ID"] = message.message_id
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    said_fr = said_en = ""
+    if message.transcript is not None:
+        said_fr = "\n" + message.transcript.lines("fr")
+        said_en = "\n" + message.transcript.lines("en")
     fetch_fr = fetch_en = ""
     if audio is None and link:
         fetch_fr = f"\nLe message est trop long pour être joint ; écoutez-le ici : {link}\n"
@@ -115,16 +183,19 @@ def compose(
         f"De : {caller or UNKNOWN_CALLER['fr']}\n"
         f"Reçu le : {when_fr} (heure de Paris)\n"
         f"Durée : {duration}\n"
+        f"{said_fr}"
         f"{fetch_fr}\n"
         "---\n\n"
         f"You have a new voicemail on {message.number}.\n\n"
         f"From: {caller or UNKNOWN_CALLER['en']}\n"
         f"Received: {when_en} (Paris time)\n"
         f"Length: {duration}\n"
+        f"{said_en}"
         f"{fetch_en}"
     )
     if audio is not None:
-        email.add_attachment(audio, maintype="audio", subtype="wav", filename=message.audio_name)
+        subtype = "mpeg" if message.audio_format == "mp3" else "wav"
+        email.add_attachment(audio, maintype="audio", subtype=subtype, filename=message.audio_name)
     return email
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import wave
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,8 +26,24 @@ from pathlib import Path
 import structlog
 
 from renvoi import metrics
+from renvoi.audio.isolated import IsolatedError, run_isolated
+from renvoi.audio.mp3 import mp3_of_pcm
+from renvoi.audio.wav import pcm_of_wav
 from renvoi.config import Settings
-from renvoi.domain.voicemail import NewMessage, compose, retry_delay
+from renvoi.domain.mailbox import Limits, effective
+from renvoi.domain.voicemail import (
+    FAILED,
+    NO_LANGUAGE,
+    NO_MODEL,
+    NOTHING_HEARD,
+    TRANSCRIBED,
+    NewMessage,
+    Transcribed,
+    clean_transcript,
+    compose,
+    retry_delay,
+    transcript_json,
+)
 from renvoi.domain.webhooks import VOICEMAIL_MESSAGE, event_body
 from renvoi.errors import PermanentDeliveryError, StoreError, TemporaryDeliveryError
 from renvoi.notify.mailer import Mailer, SmtpMailer
@@ -38,6 +56,8 @@ from renvoi.store.records import PendingEvent, PendingNotice
 log = structlog.get_logger("renvoi.outbox")
 
 POLL_SECONDS = 1.0
+# Wall-clock time a transcription may take beyond its CPU time (start, a busy machine).
+TRANSCRIPT_GRACE_SECONDS = 30
 RETENTION_EVERY = timedelta(hours=1)
 
 
@@ -67,6 +87,7 @@ class OutboxWorker:
         self.spool = settings.voicemail_dir
         self._wake = asyncio.Event()
         self._last_retention: datetime | None = None
+        self.transcribing = settings.transcriber != "off"
 
     def nudge(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -92,7 +113,10 @@ class OutboxWorker:
             self._last_retention = now
             await self.apply_retention(now)
         lease = timedelta(seconds=self.settings.outbox_lease_seconds)
-        pending = await asyncio.to_thread(store.claim, self.db, now=now, lease=lease)
+        # A transcription may take minutes: one notice at a time then, so that none
+        # waits behind others past its lease (and is sent twice).
+        limit = 1 if self.transcribing else 10
+        pending = await asyncio.to_thread(store.claim, self.db, now=now, lease=lease, limit=limit)
         for email in pending:
             await self.deliver(email)
         return len(pending)
@@ -142,11 +166,8 @@ class OutboxWorker:
 
     async def send(self, pending: PendingNotice) -> None:
         settings = self.settings
-        audio: bytes | None = None
-        if pending.size <= settings.voicemail_attach_max_bytes:
-            with contextlib.suppress(FileNotFoundError):
-                audio = await asyncio.to_thread((self.spool / pending.audio_path).read_bytes)
-        link = self._audio_link(pending)
+        limits, transcript = await self.prepare(pending)
+        audio = await asyncio.to_thread(self._attachment, pending, limits.audio_format)
         message = compose(
             NewMessage(
                 number=pending.number,
@@ -155,16 +176,83 @@ class OutboxWorker:
                 duration_ms=pending.duration_ms,
                 recipient=pending.recipient,
                 message_id=pending.message_id,
-                audio_name=f"message-{pending.received_at:%Y%m%d-%H%M%S}.wav",
+                audio_name=f"message-{pending.received_at:%Y%m%d-%H%M%S}.{limits.audio_format}",
+                audio_format=limits.audio_format,
+                transcript=transcript,
             ),
             sender=settings.smtp_from,
             audio=audio,
-            link=link,
+            link=self._audio_link(pending, limits.audio_format),
         )
         await self.mailer.send(message)
 
+    def _attachment(self, pending: PendingNotice, audio_format: str) -> bytes | None:
+        """The recording as the email attaches it; None when it is gone, unreadable, or
+        larger than ``RENVOI_VOICEMAIL_ATTACH_MAX_BYTES`` (the email links to it then)."""
+        limit = self.settings.voicemail_attach_max_bytes
+        # An MP3 is an eighth of the WAV at 16 kbit/s, a sixteenth at 8: no larger WAV
+        # is worth encoding.
+        if pending.size > (16 * limit if audio_format == "mp3" else limit):
+            return None
+        try:
+            audio = (self.spool / pending.audio_path).read_bytes()
+            if audio_format == "mp3":
+                audio = mp3_of_pcm(pcm_of_wav(audio), kbps=self.settings.voicemail_mp3_kbps)
+        except (OSError, ValueError, EOFError, wave.Error) as exc:
+            log.error("recording_unreadable", message=pending.public_id, error=str(exc))
+            return None
+        return audio if len(audio) <= limit else None
+
+    async def prepare(self, pending: PendingNotice) -> tuple[Limits, Transcribed | None]:
+        """What applies to the message's number, and its transcript (made now if it is
+        the first notice of the message to go; None when transcription is off)."""
+        limits = effective(
+            pending.mailbox,
+            account_format=pending.account_format,
+            installation=self.settings.voicemail_limits,
+        )
+        transcript = pending.transcript
+        if transcript is None and self.transcribing:
+            transcript = await asyncio.to_thread(
+                store.keep_transcript,
+                self.db,
+                pending.voicemail_id,
+                await self.transcribe(pending, limits.language),
+            )
+        return limits, transcript
+
+    async def transcribe(self, pending: PendingNotice, language: str | None) -> Transcribed:
+        """The message heard by the engine (``audio.transcripts``), in a process of its
+        own bounded in CPU time; whatever fails, the message still goes, once."""
+        settings = self.settings
+        if language is None:
+            return Transcribed(NO_LANGUAGE)
+        cpu = settings.transcriber_cpu_seconds
+        try:
+            pcm = pcm_of_wav(await asyncio.to_thread((self.spool / pending.audio_path).read_bytes))
+            out = await run_isolated(
+                [
+                    "transcribe",
+                    settings.transcriber,
+                    language,
+                    str(cpu),
+                    settings.transcriber_models,
+                ],
+                pcm,
+                timeout=cpu + TRANSCRIPT_GRACE_SECONDS,
+            )
+            heard = json.loads(out)["text"]
+        except (OSError, ValueError, KeyError, IsolatedError) as exc:
+            log.warning("transcript_failed", message=pending.public_id, error=str(exc))
+            return Transcribed(FAILED, language)
+        if heard is None:
+            return Transcribed(NO_MODEL, language)
+        text = clean_transcript(str(heard))
+        return Transcribed(TRANSCRIBED if text else NOTHING_HEARD, language, text or None)
+
     async def call_webhook(self, pending: PendingNotice) -> None:
         """A voicemail message's ``voicemail.message`` event."""
+        limits, transcript = await self.prepare(pending)
         body = event_body(
             VOICEMAIL_MESSAGE,
             id=pending.public_id,
@@ -172,7 +260,8 @@ class OutboxWorker:
             caller=pending.caller,
             receivedAt=pending.received_at.isoformat().replace("+00:00", "Z"),
             durationMs=pending.duration_ms,
-            audio=self._audio_link(pending),
+            audio=self._audio_link(pending, limits.audio_format),
+            transcript=transcript_json(transcript),
         )
         await self.post(pending.account_id, body.encode(), pending.message_id)
 
@@ -200,10 +289,10 @@ class OutboxWorker:
         }
         await self.poster.post(url, body, headers)
 
-    def _audio_link(self, pending: PendingNotice) -> str:
+    def _audio_link(self, pending: PendingNotice, audio_format: str) -> str:
         return (
             f"{self.settings.public_url.rstrip('/')}/v1/vn/voicemail/{pending.public_id}/audio"
-            f"?number={pending.number}"
+            f"?number={pending.number}" + ("&format=mp3" if audio_format == "mp3" else "")
         )
 
     async def apply_retention(self, now: datetime) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
+from renvoi.domain.mailbox import AUDIO_FORMATS
 from renvoi.domain.numbers import parse_countries
 from renvoi.domain.webhooks import is_webhook_url
 from renvoi.errors import ConflictError, InvalidValueError, NotFoundError
@@ -23,6 +24,7 @@ from renvoi.store.database import Database
 from renvoi.store.models import Account, ApiKey
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import (
+    AccountAudio,
     AccountCountries,
     AccountRecord,
     AccountWebhook,
@@ -336,3 +338,25 @@ def webhook_of(db: Database, account_id: str | None) -> tuple[str, str] | None:
     if row is None or row[0] is None or row[1] is None:
         return None
     return row[0], row[1]
+
+
+def set_audio_format(db: Database, account_id: str, audio_format: str | None) -> AccountAudio:
+    """The emailed recording's format for the account's numbers that choose none
+    (``wav``, ``mp3``; None: the installation's). Applies from the next message sent.
+
+    Raises:
+        InvalidValueError: not a format renvoi writes.
+        NotFoundError: no such account.
+    """
+    if audio_format is not None and audio_format not in AUDIO_FORMATS:
+        known = ", ".join(AUDIO_FORMATS)
+        raise InvalidValueError(f"not an audio format ({known}): {audio_format!r}")
+    with db.write() as conn:
+        result = conn.execute(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(voicemail_audio_format=audio_format)
+        )
+        if result.rowcount == 0:
+            raise NotFoundError(f"no account {account_id}")
+    return AccountAudio(account_id, audio_format)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -73,6 +74,8 @@ class Account(Base):
     # signature, kept as it is: an HMAC key must be usable to sign.
     webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The emailed recording's format for the account's numbers (null: the installation's).
+    voicemail_audio_format: Mapped[str | None] = mapped_column(String(3), nullable=True)
 
 
 class ApiKey(Base):
@@ -113,6 +116,13 @@ class Number(Base):
     unavailable_mode: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     unavailable_param: Mapped[str | None] = mapped_column(String(320), nullable=True)
     ring_seconds: Mapped[int] = mapped_column(SmallInteger, default=20, server_default="20")
+    # The number's voicemail settings (domain.mailbox); null: its account's, else the
+    # installation's.
+    voicemail_max_seconds: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    voicemail_min_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voicemail_silence_seconds: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    voicemail_language: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    voicemail_audio_format: Mapped[str | None] = mapped_column(String(3), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -195,6 +205,11 @@ class Voicemail(Base):
     # Relative to the data directory.
     audio_path: Mapped[str] = mapped_column(String(1024))
     size: Mapped[int] = mapped_column(BigInteger)
+    # What became of its transcription (domain.voicemail.TRANSCRIPT_STATES; null: not
+    # tried), the language tried, and the text.
+    transcript_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    transcript_language: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    transcript: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Outbox(Base):

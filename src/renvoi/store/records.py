@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from renvoi.domain.mailbox import MailboxSettings
+from renvoi.domain.voicemail import Transcribed
+
 
 def as_json(record: Any) -> Any:
     """The JSON-ready form of a record, a list of records, or a plain value."""
@@ -35,6 +38,12 @@ class AccountRecord:
 class AccountCountries:
     id: str
     countries: list[str] | None  # sorted ISO codes; None: every country
+
+
+@dataclass(frozen=True)
+class AccountAudio:
+    id: str
+    audio_format: str | None  # the emailed recording's format; None: the installation's
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,7 @@ class VoicemailRecord:
     received_at: datetime
     duration_ms: int
     size: int
+    transcript: Transcribed | None = None  # None: not transcribed (yet, or ever)
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,10 @@ class PendingNotice:
     audio_path: str
     size: int
     account_id: str  # whose webhook, if the account has one, is called
+    voicemail_id: int
+    mailbox: MailboxSettings  # the number's own voicemail settings
+    account_format: str | None  # its account's audio format
+    transcript: Transcribed | None  # None: not tried yet
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from renvoi.errors import AlreadyExistsError
+from renvoi.domain.mailbox import MailboxSettings
+from renvoi.domain.voicemail import Transcribed
+from renvoi.errors import AlreadyExistsError, NotFoundError
 from renvoi.store.database import Database
 from renvoi.store.models import Account, Greeting, Number, Outbox, Voicemail
 from renvoi.store.numbers import newest, owned_number_id
@@ -96,6 +99,112 @@ def save_message(
     return True
 
 
+# A number's own voicemail settings, in ``MailboxSettings``' order.
+_MAILBOX = (
+    Number.voicemail_max_seconds,
+    Number.voicemail_min_seconds,
+    Number.voicemail_silence_seconds,
+    Number.voicemail_language,
+    Number.voicemail_audio_format,
+)
+
+
+def _transcribed(state: str | None, language: str | None, text: str | None) -> Transcribed | None:
+    return None if state is None else Transcribed(state, language, text)
+
+
+def _notice(row: tuple[Any, ...]) -> PendingNotice:
+    account_format, state, language, text = row[19:]
+    mailbox = MailboxSettings(*row[14:19])
+    fields: list[Any] = [*row[:14], mailbox, account_format, _transcribed(state, language, text)]
+    return PendingNotice(*fields)
+
+
+def mailbox_of(
+    db: Database, e164: str, *, account_id: str | None = None
+) -> tuple[MailboxSettings, str | None]:
+    """A number's own voicemail settings, and its account's audio format.
+
+    Raises:
+        NotFoundError: no such number (or not that account's).
+    """
+    with db.read() as conn:
+        row = conn.execute(
+            select(Number.account_id, Account.voicemail_audio_format, *_MAILBOX)
+            .join(Account, Account.id == Number.account_id)
+            .where(Number.e164 == e164)
+        ).one_or_none()
+    if row is None or (account_id is not None and row[0] != account_id):
+        raise NotFoundError(f"no number {e164}")
+    return MailboxSettings(*row[2:]), row[1]
+
+
+def set_mailbox(
+    db: Database, e164: str, settings: MailboxSettings, *, account_id: str | None = None
+) -> None:
+    """Store a number's own voicemail settings (each None: the account's or the
+    installation's). The next call and the next message sent follow them.
+
+    Raises:
+        NotFoundError: no such number (or not that account's).
+    """
+    with db.write() as conn:
+        number_id = owned_number_id(conn, e164, account_id=account_id)
+        conn.execute(
+            update(Number)
+            .where(Number.id == number_id)
+            .values(
+                voicemail_max_seconds=settings.max_seconds,
+                voicemail_min_seconds=settings.min_seconds,
+                voicemail_silence_seconds=settings.silence_seconds,
+                voicemail_language=settings.language,
+                voicemail_audio_format=settings.audio_format,
+            )
+        )
+
+
+def setup_of(db: Database, e164: str) -> tuple[bytes | None, MailboxSettings, str | None]:
+    """What the voicemail endpoint needs to answer a number's call, in one read: its own
+    greeting (None: the default), its settings and its account's audio format.
+
+    Raises:
+        NotFoundError: no such number.
+    """
+    with db.read() as conn:
+        row = conn.execute(
+            select(Greeting.pcm, Account.voicemail_audio_format, *_MAILBOX)
+            .select_from(Number)
+            .join(Account, Account.id == Number.account_id)
+            .outerjoin(Greeting, Greeting.number_id == Number.id)
+            .where(Number.e164 == e164)
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no number {e164}")
+    return row[0], MailboxSettings(*row[2:]), row[1]
+
+
+def keep_transcript(db: Database, voicemail_id: int, transcript: Transcribed) -> Transcribed:
+    """Record what became of a message's transcription, unless another worker did first;
+    returns the one recorded, so a message's email and event say the same."""
+    with db.write() as conn:
+        conn.execute(
+            update(Voicemail)
+            .where(Voicemail.id == voicemail_id, Voicemail.transcript_state.is_(None))
+            .values(
+                transcript_state=transcript.state,
+                transcript_language=transcript.language,
+                transcript=transcript.text,
+            )
+        )
+        row = conn.execute(
+            select(
+                Voicemail.transcript_state, Voicemail.transcript_language, Voicemail.transcript
+            ).where(Voicemail.id == voicemail_id)
+        ).one_or_none()
+    kept = _transcribed(*row) if row is not None else None
+    return kept or transcript
+
+
 _RECORD = (
     Voicemail.public_id,
     Number.e164,
@@ -103,6 +212,9 @@ _RECORD = (
     Voicemail.received_at,
     Voicemail.duration_ms,
     Voicemail.size,
+    Voicemail.transcript_state,
+    Voicemail.transcript_language,
+    Voicemail.transcript,
 )
 
 
@@ -115,7 +227,22 @@ def list_messages(
         NotFoundError: no such number (or, with ``account_id``, not that account's).
     """
     rows = newest(db, e164, Voicemail, _RECORD, account_id=account_id, limit=limit)
-    return [VoicemailRecord(*row) for row in rows]
+    return [_message(*row) for row in rows]
+
+
+def _message(
+    public_id: str,
+    e164: str,
+    caller: str | None,
+    received_at: datetime,
+    duration_ms: int,
+    size: int,
+    *transcript: str | None,
+) -> VoicemailRecord:
+    state, language, text = transcript
+    return VoicemailRecord(
+        public_id, e164, caller, received_at, duration_ms, size, _transcribed(state, language, text)
+    )
 
 
 def message_audio(
@@ -240,12 +367,19 @@ def claim(
                 Voicemail.audio_path,
                 Voicemail.size,
                 Number.account_id,
+                Voicemail.id,
+                *_MAILBOX,
+                Account.voicemail_audio_format,
+                Voicemail.transcript_state,
+                Voicemail.transcript_language,
+                Voicemail.transcript,
             )
             .join(Voicemail, Voicemail.id == Outbox.voicemail_id)
             .join(Number, Number.id == Voicemail.number_id)
+            .join(Account, Account.id == Number.account_id)
             .where(Outbox.id.in_(claimed))
         )
-        notices: list[PendingNotice | PendingEvent] = [PendingNotice(*tuple(row)) for row in rows]
+        notices: list[PendingNotice | PendingEvent] = [_notice(tuple(row)) for row in rows]
         events = conn.execute(
             select(
                 Outbox.id,

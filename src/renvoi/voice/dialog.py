@@ -44,6 +44,7 @@ class Call:
     greeting: bytes = b""  # PCM: the number's own greeting or the default, then the beep
     recording_from: float | None = None  # loop time the beep ends
     last_voice: float = 0.0
+    min_seconds: float = 0.0  # a shorter recording is dropped (the number's setting)
     cseq: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -32,6 +32,7 @@ import structlog
 
 from renvoi.audio import wav
 from renvoi.config import Settings
+from renvoi.domain.mailbox import LANGUAGES, Limits, effective
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import (
     UNAVAILABLE,
@@ -40,7 +41,7 @@ from renvoi.domain.routing import (
     diversion_condition,
     mailbox_of,
 )
-from renvoi.errors import ServiceError, StoreError
+from renvoi.errors import NotFoundError, ServiceError, StoreError
 from renvoi.store import calls
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
@@ -82,7 +83,9 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         # Answers to non-INVITE requests, for their retransmissions (§17.2.2).
         self.answered: dict[tuple[str, str, str], bytes] = {}
         self.transport: asyncio.DatagramTransport | None = None
-        self.default_greeting = wav.default_greeting()
+        self.default_greetings = {
+            language: wav.default_greeting(language) for language in (None, *LANGUAGES)
+        }
         self.beep = wav.beep()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -247,8 +250,9 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             self.send(sip.response(invite, mailbox.status, mailbox.reason, to_tag=to_tag), source)
             return
         call = Call(invite, source, mailbox.number, mailbox.recipient, last_response=trying)
-        own = await self.own_greeting(mailbox.number)
-        call.greeting = (own or self.default_greeting) + self.beep
+        own, limits = await self.setup(mailbox.number)
+        call.greeting = (own or self.default_greetings[limits.language]) + self.beep
+        call.min_seconds = limits.min_seconds
         call.payload_type = offer.payload_type
         call.remote_media = (offer.address, offer.port)
         self.calls[call.call_id] = call
@@ -283,14 +287,11 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         call.state = "answered"
         self.send(call.last_response, source)
         log.info("voicemail_answered", number=call.number, call_id=call.call_id)
-        settings = self.settings
         call.tasks += [
             self.spawn(retransmit_ok(call, self.send, self.hang_up)),
-            self.spawn(session.play_greeting(call, max_seconds=settings.voicemail_max_seconds)),
+            self.spawn(session.play_greeting(call, max_seconds=limits.max_seconds)),
             self.spawn(
-                session.watch(
-                    call, silence_seconds=settings.voicemail_silence_seconds, hang_up=self.hang_up
-                )
+                session.watch(call, silence_seconds=limits.silence_seconds, hang_up=self.hang_up)
             ),
         ]
 
@@ -315,11 +316,15 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             return UNAVAILABLE  # 480: try later
         return mailbox_of(state, condition)
 
-    async def own_greeting(self, number: str) -> bytes | None:
+    async def setup(self, number: str) -> tuple[bytes | None, Limits]:
+        """The number's own greeting (None: the default one), and the limits that apply
+        to its messages (``domain.mailbox.effective``)."""
+        installation = self.settings.voicemail_limits
         try:
-            return await asyncio.to_thread(store.greeting_of, self.db, number)
-        except StoreError:
-            return None  # the default greeting will do
+            own, settings, account_format = await asyncio.to_thread(store.setup_of, self.db, number)
+        except (StoreError, NotFoundError):
+            return None, installation  # the installation's defaults will do
+        return own, effective(settings, account_format=account_format, installation=installation)
 
     def on_cancel(self, cancel: sip.Message, source: Address, call: Call | None) -> None:
         if call is None:
@@ -359,6 +364,6 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         recording = call.recording
         samples = recording.samples if recording else 0
         log.info("voicemail_ended", call_id=call.call_id, why=why, seconds=samples / wav.RATE)
-        if recording is None or samples < self.settings.voicemail_min_seconds * wav.RATE:
+        if recording is None or samples < call.min_seconds * wav.RATE:
             return
         await self.spool.keep(call, recording.pcm())

@@ -9,6 +9,11 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -19,6 +24,7 @@ import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 
+from renvoi.audio.speech import speak
 from renvoi.store import numbers
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
@@ -30,6 +36,7 @@ from tests.harness.sipp import (
     cancelling_caller_scenario,
     pcap_samples,
     voicemail_caller_scenario,
+    write_pcap,
 )
 
 pytestmark = pytest.mark.slow
@@ -281,3 +288,72 @@ def test_a_voicemail_fallback_records_into_the_numbers_mailbox_and_emails_its_ad
         assert desk.methods()[:2] == ["INVITE", "ACK"]  # rang first, and was busy
     finally:
         desk.stop()
+
+
+def test_a_numbers_own_maximum_cuts_its_messages_and_its_minimum_drops_short_ones(
+    platform: Platform, tenant: Tenant, smtp: tuple[Inbox, int], database: Database
+) -> None:
+    """The installation keeps 180 s and 1 s; the number sets 3 s, then a 10 s minimum."""
+    inbox, _ = smtp
+    to_voicemail(platform, tenant)
+    settings = platform.api + "/v1/vn/voicemail/settings"
+    key = {"apiKey": tenant.key, "number": A}
+    assert httpx2.put(settings, params=key, json={"maxSeconds": 5}).json()["success"] is True
+    place(
+        platform,
+        voicemail_caller_scenario(
+            number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP, then="wait-for-bye"
+        ),
+    )
+    [message] = inbox.wait(1)
+    pcm = attached_pcm(message)
+    assert len(pcm) == 5 * 8000 * 2  # cut at the number's maximum
+    assert pcm in pcap_samples(PCAP)
+    minimum = {"maxSeconds": None, "minSeconds": 10}
+    assert httpx2.put(settings, params=key, json=minimum).json()["success"] is True
+    place(platform, voicemail_caller_scenario(number=A, wait_ms=GREETING_AND_BEEP_MS, pcap=PCAP))
+    time.sleep(2)  # what the endpoint would take to keep and email it
+    assert len(inbox.messages) == 1  # the 7 s message was dropped: under 10 s
+    assert len(store.list_messages(database, A)) == 1
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and os.environ.get("RENVOI_TEST_REQUIRE_VOICE") != "1",
+    reason="espeak-ng not installed (CI installs it and requires this test)",
+)
+def test_an_english_message_spoken_over_g711_is_transcribed_into_the_email(
+    database_url: str, database: Database, tenant: Tenant, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    """espeak-ng's sentence as PCMA RTP from SIPp, through Kamailio, recorded, and
+    transcribed by PocketSphinx in the worker: the email carries what the engine makes
+    of the recording it attaches (how often that is right: bench/voicemail.py)."""
+    inbox, port = smtp
+    sentence = "please call me back tomorrow morning about the invoice"
+    pcap = write_pcap(tmp_path / "spoken.pcap", speak(sentence, language="en"))
+    english = voicemail_platform(
+        database_url, tmp_path / "english", port, transcriber="pocketsphinx"
+    )
+    try:
+        to_voicemail(english, tenant)
+        settings = english.api + "/v1/vn/voicemail/settings"
+        key = {"apiKey": tenant.key, "number": A}
+        assert httpx2.put(settings, params=key, json={"language": "en"}).json()["success"]
+        place(english, voicemail_caller_scenario(number=A, wait_ms=2500, pcap=str(pcap)))
+        [message] = inbox.wait(1, timeout=60)
+        engine = subprocess.run(
+            [sys.executable, "-m", "renvoi.audio", "transcribe", "pocketsphinx", "en", "60"],
+            input=attached_pcm(message),
+            capture_output=True,
+            check=True,
+        )
+        heard = json.loads(engine.stdout)["text"]
+        assert heard
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = str(body.get_content()).replace("\r\n", "\n")
+        assert f"Automatic transcript (it may be wrong):\n{heard}\n" in text
+        listed = httpx2.get(english.api + "/v1/vn/voicemail", params=key).json()
+        [entry] = listed["messages"]
+        assert entry["transcript"] == {"state": "done", "language": "en", "text": heard}
+    finally:
+        english.stop()

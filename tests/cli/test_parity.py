@@ -16,6 +16,10 @@ TWINS: dict[str, set[str]] = {
         "GET /admin/v1/accounts/{account_id}/countries",
         "PUT /admin/v1/accounts/{account_id}/countries",
     },
+    "account audio": {
+        "PUT /admin/v1/accounts/{account_id}/audio",
+        "DELETE /admin/v1/accounts/{account_id}/audio",
+    },
     "account webhook": {
         "PUT /admin/v1/accounts/{account_id}/webhook",
         "DELETE /admin/v1/accounts/{account_id}/webhook",

@@ -375,3 +375,35 @@ def pcap_samples(path: str) -> bytes:
         assert packet.payload_type == g711.PCMA
         payload += packet.payload
     return g711.decode(g711.PCMA, payload)
+
+
+def write_pcap(path: Path, pcm: bytes, *, payload_type: int = g711.PCMA) -> Path:
+    """``pcm`` (16-bit mono 8 kHz) as RTP in a pcap SIPp can play (``play_pcap_audio``):
+    20 ms packets, each in Ethernet, IPv4 and UDP as ``pcap_samples`` reads them."""
+    chunk = 160 * 2
+    pcm = pcm.ljust(-(-len(pcm) // chunk) * chunk, b"\0")
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for n, start in enumerate(range(0, len(pcm), chunk)):
+        payload = g711.encode(payload_type, pcm[start : start + chunk])
+        rtp = RtpPacket(payload_type, n & 0xFFFF, n * 160, 0x5EED, payload, marker=n == 0).build()
+        udp = struct.pack("!HHHH", 16384, 16384, 8 + len(rtp), 0) + rtp
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(udp),
+                n & 0xFFFF,
+                0,
+                64,
+                17,
+                0,
+                bytes([127, 0, 0, 1]),
+                bytes([127, 0, 0, 1]),
+            )
+            + udp
+        )
+        frame = bytes(12) + b"\x08\x00" + ip
+        out += struct.pack("<IIII", n // 50, (n % 50) * 20_000, len(frame), len(frame)) + frame
+    path.write_bytes(bytes(out))
+    return path

@@ -30,7 +30,7 @@ from renvoi.store.database import Database
 from renvoi.voice.spool import write_durably
 from tests.harness import Tenant
 from tests.harness.sipp import PCAP, pcap_samples
-from tests.notify.test_worker import Mailbox, mailbox  # noqa: F401 - the fixture
+from tests.notify.conftest import Mailbox
 
 A = "+33757000001"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -176,7 +176,8 @@ def test_transcription_off_says_nothing_of_it(
         pytest.param(
             "en",
             "tests.notify.engines:echo",
-            "Transcription automatique (elle peut être inexacte) :\nheard 8000 samples at 8000 Bcc: x",
+            "Transcription automatique (elle peut être inexacte) :\n"
+            "heard 8000 samples at 8000 Bcc: x",
             "Automatic transcript (it may be wrong):\nheard 8000 samples at 8000 Bcc: x",
             id="plugged-engine",
         ),

@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -41,37 +40,10 @@ from renvoi.store.database import Database
 from renvoi.store.models import Outbox
 from renvoi.voice.spool import write_durably
 from tests.harness import Tenant, free_port, free_udp_port
+from tests.notify.conftest import Mailbox
 
 A = "+33757000001"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Mailbox:
-    """An SMTP server's behaviour: accept, refuse (status), or stall in DATA."""
-
-    received: list[bytes] = field(default_factory=list)
-    recipients: list[list[str]] = field(default_factory=list)
-    answer: str = "250 OK"
-    stall_first: bool = False
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        if self.stall_first:
-            self.stall_first = False
-            await asyncio.sleep(3600)  # the client is killed meanwhile
-        if self.answer.startswith("250"):
-            self.received.append(envelope.content)  # type: ignore[attr-defined]
-            self.recipients.append(envelope.rcpt_tos)  # type: ignore[attr-defined]
-        return self.answer
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
 
 
 def queue_message(

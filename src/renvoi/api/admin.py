@@ -7,7 +7,7 @@ answers 404, as if the admin API did not exist.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
@@ -20,6 +20,7 @@ from renvoi.api.envelope import ENVELOPE_SCHEMA, render
 from renvoi.errors import InvalidValueError
 from renvoi.store import accounts, calls, numbers
 from renvoi.store.records import (
+    AccountAudio,
     AccountCountries,
     AccountRecord,
     AccountWebhook,
@@ -99,6 +100,14 @@ class NumberIn(_Body):
     sms_only: bool = Field(False, description="No call-forwarding capability (code 14).")
 
 
+class AudioIn(_Body):
+    format: Literal["wav", "mp3"] = Field(
+        description="The emailed recordings' format for the account's numbers that choose "
+        "none themselves.",
+        examples=["mp3"],
+    )
+
+
 class WebhookIn(_Body):
     url: str = Field(
         min_length=1,
@@ -150,6 +159,20 @@ async def put_countries(account_id: str, body: CountriesIn, services: ServicesDe
 async def put_webhook(account_id: str, body: WebhookIn, services: ServicesDep) -> Response:
     """Give the account a webhook of its own; its signing secret is in this answer only."""
     return _json(await run_in_threadpool(accounts.set_webhook, services.db, account_id, body.url))
+
+
+@router.put("/accounts/{account_id}/audio", response_model=AccountAudio)
+async def put_audio(account_id: str, body: AudioIn, services: ServicesDep) -> Response:
+    """Choose the voicemail recordings' format for the account's numbers."""
+    return _json(
+        await run_in_threadpool(accounts.set_audio_format, services.db, account_id, body.format)
+    )
+
+
+@router.delete("/accounts/{account_id}/audio", response_model=AccountAudio)
+async def delete_audio(account_id: str, services: ServicesDep) -> Response:
+    """The installation's format again for the account's numbers."""
+    return _json(await run_in_threadpool(accounts.set_audio_format, services.db, account_id, None))
 
 
 @router.delete("/accounts/{account_id}/webhook", response_model=AccountWebhook)

@@ -108,6 +108,30 @@ def account_webhook(
     emit(accounts.set_webhook(current(context).db, account_id, url), json_)
 
 
+@account_app.command("audio")
+def account_audio(
+    context: typer.Context,
+    account_id: AccountId,
+    audio_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", metavar="wav|mp3", help="The emailed recordings' format for its numbers."
+        ),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="The installation's format again.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Choose the voicemail recordings' format for an account's numbers (a number's own
+    choice, through the API, comes first)."""
+    from renvoi.store import accounts
+
+    if (audio_format is None) == (not clear):
+        raise typer.BadParameter("give exactly one of --format wav|mp3 or --clear")
+    emit(accounts.set_audio_format(current(context).db, account_id, audio_format), json_)
+
+
 @key_app.command("create")
 def key_create(context: typer.Context, account_id: AccountId, json_: JsonOption = False) -> None:
     """Add an API key to an account (shown only now)."""

@@ -203,6 +203,18 @@ def test_an_accounts_webhook_over_http(admin: TestClient) -> None:
     assert admin.delete("/admin/v1/accounts/acc_nope/webhook").status_code == 404
 
 
+def test_an_accounts_audio_format_over_http(admin: TestClient) -> None:
+    account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()
+    url = f"/admin/v1/accounts/{account['id']}/audio"
+    assert admin.put(url, json={"format": "mp3"}).json() == {
+        "id": account["id"],
+        "audio_format": "mp3",
+    }
+    assert admin.put(url, json={"format": "ogg"}).status_code == 400
+    assert admin.delete(url).json()["audio_format"] is None
+    assert admin.put("/admin/v1/accounts/acc_nope/audio", json={"format": "wav"}).status_code == 404
+
+
 def test_a_numbers_route_and_calls_over_http(admin: TestClient, database: Database) -> None:
     """The admin API's twins of ``number route`` and ``number calls``."""
     account = admin.post("/admin/v1/accounts", json={"name": "acme"}).json()

@@ -94,6 +94,16 @@ def test_key_rotate_and_list(renvoi: Any) -> None:
     assert exited.value.code == 1
 
 
+def test_account_audio(renvoi: Any) -> None:
+    account = renvoi("account", "create", "acme")
+    chosen = renvoi("account", "audio", account["id"], "--format", "mp3")
+    assert chosen == {"id": account["id"], "audio_format": "mp3"}
+    assert renvoi("account", "audio", account["id"], "--clear")["audio_format"] is None
+    with pytest.raises(SystemExit) as exited:
+        renvoi("account", "audio", account["id"])
+    assert exited.value.code == 2
+
+
 def test_account_webhook(renvoi: Any) -> None:
     account = renvoi("account", "create", "acme")
     made = renvoi("account", "webhook", account["id"], "--url", "https://hooks.example/acme")

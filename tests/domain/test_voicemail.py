@@ -7,7 +7,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from renvoi.domain.voicemail import NewMessage, clean_caller, compose, header_address, retry_delay
+from renvoi.domain.voicemail import (
+    FAILED,
+    MAX_TRANSCRIPT,
+    NO_LANGUAGE,
+    NO_MODEL,
+    NOTHING_HEARD,
+    TRANSCRIBED,
+    NewMessage,
+    Transcribed,
+    clean_caller,
+    clean_transcript,
+    compose,
+    header_address,
+    retry_delay,
+    transcript_json,
+)
 from renvoi.errors import PermanentDeliveryError
 
 MESSAGE = NewMessage(
@@ -101,3 +116,69 @@ def test_the_recipient_is_written_in_its_ascii_form() -> None:
 def test_retries_back_off_to_an_hour() -> None:
     assert [retry_delay(n) for n in (0, 1, 2, 3)] == [5.0, 5.0, 10.0, 20.0]
     assert retry_delay(40) == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("transcribed", "english", "french"),
+    [
+        (
+            Transcribed(TRANSCRIBED, "en", "call me back"),
+            "Automatic transcript (it may be wrong):\ncall me back\n",
+            "Transcription automatique (elle peut être inexacte) :\ncall me back\n",
+        ),
+        (
+            Transcribed(NOTHING_HEARD, "en"),
+            "No transcript: nothing could be made out.\n",
+            "Pas de transcription : rien n’a pu être compris.\n",
+        ),
+        (
+            Transcribed(NO_MODEL, "fr"),
+            "No transcript: this server has no model for French.\n",
+            "Pas de transcription : ce serveur n’a pas de modèle pour le français.\n",
+        ),
+        (
+            Transcribed(NO_MODEL, None),
+            "No transcript: this server has no model for it.\n",
+            "Pas de transcription : ce serveur n’a pas de modèle pour elle.\n",
+        ),
+        (
+            Transcribed(NO_LANGUAGE),
+            "No transcript: no language is set for this number's messages.\n",
+            "Pas de transcription : aucune langue n’est choisie pour les messages de ce numéro.\n",
+        ),
+        (
+            Transcribed(FAILED, "en"),
+            "No transcript: transcription failed.\n",
+            "Pas de transcription : la transcription a échoué.\n",
+        ),
+    ],
+)
+def test_the_email_says_what_became_of_the_transcript(
+    transcribed: Transcribed, english: str, french: str
+) -> None:
+    assert transcribed.lines("en") == english and transcribed.lines("fr") == french
+    body = compose(replace(MESSAGE, transcript=transcribed), sender="v@renvoi.test", audio=None)
+    text = body.get_content()
+    assert english in text and french in text
+
+
+def test_without_transcription_the_email_says_nothing_of_it() -> None:
+    text = compose(MESSAGE, sender="v@renvoi.test", audio=None).get_content()
+    assert "transcri" not in text.lower()
+    assert transcript_json(None) is None
+    assert transcript_json(Transcribed(TRANSCRIBED, "en", "hi")) == {
+        "state": "done",
+        "language": "en",
+        "text": "hi",
+    }
+
+
+def test_an_engines_words_are_cleaned_before_anyone_reads_them() -> None:
+    assert clean_transcript("  call\r\nme\x00  back\u2028now ") == "call me back now"
+    assert len(clean_transcript("word " * 5000)) == MAX_TRANSCRIPT
+
+
+def test_an_mp3_is_attached_as_audio_mpeg() -> None:
+    mp3 = replace(MESSAGE, audio_format="mp3", audio_name="message.mp3")
+    [part] = compose(mp3, sender="v@renvoi.test", audio=b"\xff\xe3").iter_attachments()
+    assert (part.get_content_type(), part.get_filename()) == ("audio/mpeg", "message.mp3")

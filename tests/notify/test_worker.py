@@ -318,6 +318,7 @@ M1_EVENT = {
     "receivedAt": "2026-11-28T12:00:00Z",
     "durationMs": 1000,
     "audio": f"http://127.0.0.1:8000/v1/vn/voicemail/m1/audio?number={A}",
+    "transcript": None,  # transcription is off
 }
 
 

@@ -90,6 +90,7 @@ class _MessageFields:
     received_at: datetime
     duration_ms: int
     size: int
+    transcript: str | None  # what the server's engine heard; None: no transcript
 
 
 @dataclass(frozen=True)
@@ -186,4 +187,5 @@ def message_fields(number: str, item: dict[str, Any]) -> dict[str, Any]:
         "received_at": at(item["receivedAt"]),
         "duration_ms": item["durationMs"],
         "size": item["size"],
+        "transcript": (item.get("transcript") or {}).get("text"),
     }

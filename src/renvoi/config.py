@@ -101,6 +101,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Bearer token of the admin API; the admin API is off when unset."
     )
+    console: bool = Field(True, description="Serve the customers' web console at /console/.")
+    console_secure_cookies: bool = Field(
+        False, description="Mark the console's session cookie Secure (set it behind HTTPS)."
+    )
+    console_session_hours: int = Field(
+        12, ge=1, le=720, description="A console session ends this long after signing in."
+    )
+    console_secret: SecretStr | None = Field(
+        None,
+        description="The key that signs console sessions; unset: one kept in the data "
+        "directory (console.key). Give every API node the same one.",
+    )
     default_region: str = Field("FR", description="Region of national-format numbers.")
     refused_number_types: str = Field(
         ",".join(DEFAULT_REFUSED_TYPES),
@@ -310,7 +322,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("admin_token", "route_token", "webhook_secret", "metrics_token")
+    @field_validator(
+        "admin_token", "route_token", "webhook_secret", "metrics_token", "console_secret"
+    )
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET:

@@ -33,13 +33,13 @@ from renvoi.api.openapi import responses
 from renvoi.api.owned import owned, require
 from renvoi.domain.callforward import e164_of, parse_command, require_api_key, wants_dry_run
 from renvoi.domain.codes import Code
-from renvoi.domain.conditions import parse_fallback
+from renvoi.domain.conditions import FallbackCommand, parse_fallback
 from renvoi.domain.modes import Condition, Mode, Setting
 from renvoi.domain.numbers import check_country, normalize_number
 from renvoi.errors import ContractError
 from renvoi.store import fallbacks, lockfree
 from renvoi.store.forwarding import Applied
-from renvoi.store.records import as_json
+from renvoi.store.records import Principal, as_json
 
 hot = APIRouter(prefix="/v1/vn", tags=["call forwarding"], route_class=DirectRoute)
 
@@ -146,12 +146,68 @@ def _changed(
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
         return render(body, fmt=request_format(request))
-    # This node never answers from the state it just replaced (other nodes: statecache).
+    _note(services, applied, wanted, condition)
+    return render(envelope(applied.code, success=True), fmt=request_format(request))
+
+
+def _note(
+    services: Services, applied: Applied, wanted: Setting, condition: Condition | None
+) -> None:
+    """After a change: this node never answers from the state it just replaced (other
+    nodes: statecache), and the change is counted."""
     services.cache.invalidate(applied.number)
     if services.settings.metrics:
         named = condition.value if condition is not None else metrics.NO_DIVERSION
         metrics.forwarding_changes.labels(str(int(wanted.mode)), named).inc()
-    return render(envelope(applied.code, success=True), fmt=request_format(request))
+
+
+async def change_forwarding(
+    services: Services, principal: Principal, fields: dict[str, Any]
+) -> Applied:
+    """The seed endpoint's change for a caller already admitted (the console's): checks
+    3 to 16 in the contract's order, then the same transaction.
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+    """
+    region = services.settings.default_region
+    command = parse_command(fields, region=region, refused=services.refused)
+    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
+        check_country(command.wanted.param, principal.countries)
+    e164 = e164_of(command.number, region=region)
+    applied = await lockfree.apply_forwarding_async(
+        services.writer, services.db, e164, command.wanted, principal=principal
+    )
+    _note(services, applied, command.wanted, None)
+    return applied
+
+
+async def change_fallback(
+    services: Services, principal: Principal, fields: dict[str, Any]
+) -> Applied:
+    """The conditional endpoint's change for a caller already admitted (the console's).
+
+    Raises:
+        ContractError: the check that failed (nothing written).
+    """
+    applied, command = await _apply_fallback(services, principal, fields, dry_run=False)
+    _note(services, applied, command.wanted, command.condition)
+    return applied
+
+
+async def _apply_fallback(
+    services: Services, principal: Principal, fields: dict[str, Any], *, dry_run: bool
+) -> tuple[Applied, FallbackCommand]:
+    """Checks 3 to 16 of the conditional endpoint, then its transaction."""
+    region = services.settings.default_region
+    command = parse_fallback(fields, region=region, refused=services.refused)
+    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
+        check_country(command.wanted.param, principal.countries)
+    e164 = e164_of(command.number, region=region)
+    applied = await fallbacks.apply_fallback_async(
+        services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
+    )
+    return applied, command
 
 
 CONDITIONAL_SCHEMA: dict[str, Any] = {
@@ -203,15 +259,8 @@ CONDITIONAL_SCHEMA: dict[str, Any] = {
 async def set_conditional(request: Request) -> Response:
     """Set, change or remove one condition's fallback on a virtual number."""
     services, fields, dry_run, api_key = await _change_request(request)
-    region = services.settings.default_region
     principal = await authenticate(services, request, api_key)  # check 2 answers first
-    command = parse_fallback(fields, region=region, refused=services.refused)
-    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
-        check_country(command.wanted.param, principal.countries)
-    e164 = e164_of(command.number, region=region)
-    applied = await fallbacks.apply_fallback_async(
-        services.writer, services.db, e164, command, principal=principal, dry_run=dry_run
-    )
+    applied, command = await _apply_fallback(services, principal, fields, dry_run=dry_run)
     return _changed(services, request, applied, command.wanted, command.condition)
 
 

@@ -1,0 +1,550 @@
+"""The console's pages: sign-in, the account's numbers, and one number's forwarding,
+fallbacks, greeting and activity (``contract/console.md``).
+
+Plain HTML forms, post-redirect-get: every page works without JavaScript. A change runs
+the API's own functions (``callforward.change_forwarding``, ``change_fallback``, the
+greeting's conversions, the store's reads scoped to the account), so its checks, codes,
+messages, limits and history row are the API's; the page shows the message in a
+``role="status"`` or ``role="alert"`` region after the redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from renvoi.api.callforward import change_fallback, change_forwarding
+from renvoi.api.console.session import Session, Sessions
+from renvoi.api.console.words import say
+from renvoi.api.conversions import ConversionError
+from renvoi.api.deps import Services, admit, check_address, services_of
+from renvoi.api.owned import owned_record, read_owned
+from renvoi.audio import wav
+from renvoi.domain.codes import MESSAGES, Code, Language, message
+from renvoi.domain.language import preferred_language
+from renvoi.domain.mailbox import effective
+from renvoi.domain.modes import Condition
+from renvoi.errors import ContractError
+from renvoi.store import accounts, calls, numbers, voicemail
+from renvoi.store.records import NumberRecord, Principal
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+# What the pages allow: nothing from another origin, no inline script or style, forms
+# posted here only, never framed.
+CSP = (
+    "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+MAX_UPLOAD = 8 * 1024 * 1024
+ACTIVITY_ROWS = 50
+CONDITIONS = (
+    (Condition.BUSY, "If busy"),
+    (Condition.NO_ANSWER, "If no answer"),
+    (Condition.UNAVAILABLE, "If unavailable"),
+)
+
+_templates = Environment(
+    loader=PackageLoader("renvoi.api.console", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def static_files() -> StaticFiles:
+    """The stylesheet and htmx, shipped in the package."""
+    return StaticFiles(directory=str(resources.files("renvoi.api.console") / "static"))
+
+
+class Page:
+    """One request's context: its services, language, session and, once signed in, who
+    it speaks for."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.services: Services = services_of(request)
+        self.language: Language = preferred_language(request.headers.get("accept-language"))
+        self.sessions: Sessions = request.app.state.console_sessions
+        self.session: Session = self.sessions.read(request) or Session()
+        self.principal: Principal | None = None
+
+    def say(self, text: str, *args: object) -> str:
+        return say(text, self.language, *args)
+
+    def note(self, role: str, text: str) -> None:
+        """A message for the next page: ``status`` for a success, ``alert`` for a refusal."""
+        self.session.notes.append((role, text))
+
+    def refusal(self, exc: ContractError) -> str:
+        return message(exc.code, language=self.language, detail=exc.detail, reason=exc.reason)
+
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        notes, self.session.notes = self.session.notes, []
+        html = _templates.get_template(template).render(
+            t=self.say,
+            lang=self.language,
+            csrf=self.session.csrf,
+            notes=notes,
+            signed_in=self.principal is not None,
+            **values,
+        )
+        response = HTMLResponse(html, status_code=status)
+        return self.finish(response)
+
+    def redirect(self, path: str) -> Response:
+        return self.finish(RedirectResponse(path, status_code=303))
+
+    def finish(self, response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        self.sessions.write(response, self.session)
+        return response
+
+    async def signed_in(self) -> bool:
+        """Whether the session's key still speaks for an account (a revoked or expired
+        key ends the session); counts the request against the key's rate, as the API
+        does (19)."""
+        if self.session.key_hash is None:
+            return False
+        principal = await self.services.principals.lookup(self.session.key_hash)
+        if principal is None or (
+            principal.expires_at is not None and principal.expires_at <= datetime.now(UTC)
+        ):
+            self.session.key_hash = None
+            self.note("alert", self.say("Your session has ended; sign in again."))
+            return False
+        self.principal = admit(self.services, self.request, principal)
+        return True
+
+    async def form(self) -> dict[str, Any] | None:
+        """The posted form, or None when its CSRF token is not this session's."""
+        form = await self.request.form(max_part_size=MAX_UPLOAD)
+        if not self.session.valid_csrf(form.get("csrf")):
+            return None
+        return dict(form)
+
+    def forbidden(self) -> Response:
+        return self.render(
+            "refused.html",
+            403,
+            title=self.say("Refused"),
+        )
+
+    def missing(self) -> Response:
+        return self.render("missing.html", 404, title=self.say("Not found"))
+
+
+def number_path(number: str) -> str:
+    return f"/console/numbers/{quote(number)}"
+
+
+def state_of(page: Page, record: NumberRecord) -> str:
+    """A number's state in words: off, forwarding to a number, or voicemail to an address."""
+    if record.type == 1 and record.param:
+        return page.say("Forwarding to {}", record.param)
+    if record.type == 2 and record.param:
+        return page.say("Voicemail to {}", record.param)
+    return page.say("Off")
+
+
+async def guarded(page: Page, handle: Callable[[], Awaitable[Response]]) -> Response:
+    """Run a page's handler: a refusal of the contract's (13: not the account's, or
+    nowhere) is the 404 page; another (19: too many requests) the same page with its
+    message and status."""
+    try:
+        return await handle()
+    except ContractError as exc:
+        if exc.code is Code.NUMBER_NOT_FOUND:
+            return page.missing()
+        page.note("alert", page.refusal(exc))
+        status = 429 if exc.code is Code.TOO_MANY_REQUESTS else 400
+        return page.render("message.html", status, title=page.say("Refused"))
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    """The account's numbers, or the sign-in form."""
+    page = Page(request)
+
+    async def handle() -> Response:
+        if not await page.signed_in():
+            return page.render("signin.html", title=page.say("Sign in"))
+        assert page.principal is not None
+        account_id = page.principal.account_id
+        records = await run_in_threadpool(
+            lambda: numbers.list_numbers(page.services.db, account_id=account_id)
+        )
+        rows = [
+            {
+                "number": record.number,
+                "path": number_path(record.number),
+                "state": state_of(page, record),
+                "marks": [
+                    page.say(mark)
+                    for mark, marked in (
+                        ("suspended", record.status == "suspended"),
+                        ("SMS only", not record.voice),
+                    )
+                    if marked
+                ],
+            }
+            for record in records
+        ]
+        return page.render("numbers.html", title=page.say("Your numbers"), rows=rows)
+
+    return await guarded(page, handle)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Check the key as the API does (19 past too many wrong keys from the address;
+    10, "API key is invalid"), then start a session."""
+    page = Page(request)
+    form = await page.form()
+    if form is None:
+        return page.forbidden()
+    try:
+        check_address(page.services, request)
+        key = str(form.get("api_key", "")).strip()
+        if not key:
+            raise ContractError(Code.API_KEY)
+        key_hash = accounts.hash_key(key)
+        admit(page.services, request, await page.services.principals.lookup(key_hash))
+    except ContractError as exc:
+        page.note("alert", page.refusal(exc))
+        status = 429 if exc.code is Code.TOO_MANY_REQUESTS else 401
+        return page.render("signin.html", status, title=page.say("Sign in"))
+    page.session = Session(key_hash=key_hash, signed_in_at=datetime.now(UTC).timestamp())
+    return page.redirect("/console/")
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    page = Page(request)
+    if await page.form() is None:
+        return page.forbidden()
+    page.session = Session()
+    return page.redirect("/console/")
+
+
+# --- a number ------------------------------------------------------------------------------
+
+
+@router.get("/numbers/{number}")
+async def number_page(request: Request, number: str) -> Response:
+    """A number: its state, the forwarding and fallbacks forms, its greeting, and its
+    activity (history, calls, voicemail messages), newest first."""
+    page = Page(request)
+
+    async def handle() -> Response:
+        if not await page.signed_in():
+            return page.redirect("/console/")
+        assert page.principal is not None
+        record = await owned_record(page.services, page.principal, number)
+        return page.render("number.html", title=record.number, **await _number_view(page, record))
+
+    return await guarded(page, handle)
+
+
+async def _number_view(page: Page, record: NumberRecord) -> dict[str, Any]:
+    services, e164 = page.services, record.number
+    assert page.principal is not None
+    account_id = page.principal.account_id
+    region = services.settings.default_region
+    changes = await read_owned(
+        lambda: numbers.history(
+            services.db, e164, region=region, account_id=account_id, limit=ACTIVITY_ROWS
+        )
+    )
+    call_rows = await read_owned(
+        lambda: calls.list_calls(services.db, e164, account_id=account_id, limit=ACTIVITY_ROWS)
+    )
+    messages = await read_owned(
+        lambda: voicemail.list_messages(
+            services.db, e164, account_id=account_id, limit=ACTIVITY_ROWS
+        )
+    )
+    path = number_path(e164)
+    fallbacks = []
+    for condition, legend in CONDITIONS:
+        current = record.conditions.get(condition.value) or {}
+        fallbacks.append(
+            {
+                "name": condition.value,
+                "legend": legend,
+                "type": current.get("type", 0),
+                "forward": current.get("param") if current.get("type") == 1 else "",
+                "email": current.get("param") if current.get("type") == 2 else "",
+                "ring": current.get("ringSeconds", 20)
+                if condition is Condition.NO_ANSWER
+                else None,
+            }
+        )
+    return {
+        "number": e164,
+        "path": path,
+        "state": state_of(page, record),
+        "suspended": record.status == "suspended",
+        "voice": record.voice,
+        "type": record.type,
+        "forward": record.param if record.type == 1 else "",
+        "email": record.param if record.type == 2 else "",
+        "fallbacks": fallbacks,
+        "changes": [_change_row(page, change) for change in changes],
+        "calls": call_rows,
+        "messages": messages,
+    }
+
+
+def _change_row(page: Page, change: Any) -> dict[str, str]:
+    def setting(kind: int, param: str | None) -> str:
+        if kind == 1 and param:
+            return page.say("Forwarding to {}", param)
+        if kind == 2 and param:
+            return page.say("Voicemail to {}", param)
+        return page.say("Off")
+
+    before = setting(change.previous_type, change.previous_param)
+    what = f"{before} → {setting(change.type, change.param)}"
+    if change.condition:
+        what = f"{page.say(change.condition)}: {what}"
+    if change.ring_seconds is not None and change.ring_seconds != change.previous_ring_seconds:
+        what += f" ({page.say('ring {} s', change.ring_seconds)})"
+    return {
+        "when": f"{change.changed_at:%Y-%m-%d %H:%M:%S} UTC",
+        "what": what,
+        "by": change.key_id or "",
+    }
+
+
+async def _changing(
+    request: Request,
+    number: str,
+    change: Callable[[Page, NumberRecord, dict[str, Any]], Awaitable[None]],
+) -> Response:
+    """A post that changes a number: the session, its CSRF token, the number (404 when
+    it is not the account's), then ``change``, then back to the number's page."""
+    page = Page(request)
+
+    async def handle() -> Response:
+        if not await page.signed_in():
+            return page.redirect("/console/")
+        form = await page.form()
+        if form is None:
+            return page.forbidden()
+        assert page.principal is not None
+        record = await owned_record(page.services, page.principal, number)
+        try:
+            await change(page, record, form)
+        except ContractError as exc:
+            if exc.code is Code.NUMBER_NOT_FOUND:
+                raise
+            page.note("alert", page.refusal(exc))
+        return page.redirect(number_path(record.number) + "#messages")
+
+    return await guarded(page, handle)
+
+
+def _setting_fields(form: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A form's type and the field its type reads (``Forward to`` or ``Email``) as the
+    API's ``type`` and ``param``."""
+    kind = str(form.get(f"{prefix}type", ""))
+    param = {"1": form.get(f"{prefix}forward"), "2": form.get(f"{prefix}email")}.get(kind)
+    fields: dict[str, Any] = {"type": kind}
+    if kind in ("1", "2"):
+        fields["param"] = str(param or "")
+    return fields
+
+
+@router.post("/numbers/{number}/forwarding")
+async def post_forwarding(request: Request, number: str) -> Response:
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        assert page.principal is not None
+        fields = {"number": record.number, **_setting_fields(form)}
+        applied = await change_forwarding(page.services, page.principal, fields)
+        page.note("status", message(applied.code, language=page.language))
+
+    return await _changing(request, number, change)
+
+
+@router.post("/numbers/{number}/fallbacks")
+async def post_fallbacks(request: Request, number: str) -> Response:
+    """Each condition whose fallback (or ring time) the form changes, in the contract's
+    order; one message per change. An unchanged condition is left alone."""
+
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        assert page.principal is not None
+        changed = False
+        for condition, _ in CONDITIONS:
+            name = condition.value
+            fields = {
+                "number": record.number,
+                "condition": name,
+                **_setting_fields(form, f"{name}-"),
+            }
+            current = record.conditions.get(name) or {}
+            wanted_param = fields.get("param")
+            same = str(current.get("type", 0)) == fields["type"] and (
+                fields["type"] == "0" or current.get("param") == wanted_param
+            )
+            ring = form.get(f"{name}-ring")
+            if condition is Condition.NO_ANSWER and ring not in (None, ""):
+                if str(current.get("ringSeconds", "")) != str(ring).strip():
+                    fields["ringSeconds"] = str(ring).strip()
+                    same = False
+            if same:
+                continue
+            changed = True
+            try:
+                applied = await change_fallback(page.services, page.principal, fields)
+            except ContractError as exc:
+                if exc.code is Code.NUMBER_NOT_FOUND:
+                    raise
+                page.note("alert", f"{page.say(legend_of(condition))}: {page.refusal(exc)}")
+                continue
+            text = message(applied.code, language=page.language)
+            page.note("status", f"{page.say(legend_of(condition))}: {text}")
+        if not changed:
+            page.note("status", page.say("Fallbacks unchanged"))
+
+    return await _changing(request, number, change)
+
+
+def legend_of(condition: Condition) -> str:
+    return next(legend for known, legend in CONDITIONS if known is condition)
+
+
+@router.post("/numbers/{number}/greeting")
+async def post_greeting(request: Request, number: str) -> Response:
+    """An uploaded WAV, or a text read aloud, as the API converts them."""
+
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        assert page.principal is not None
+        services = page.services
+        upload = form.get("greeting_file")
+        text = str(form.get("greeting_text") or "").strip()
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        try:
+            if data:
+                pcm = await services.conversions.greeting(data)
+            elif text:
+                pcm = await services.conversions.speech(text, language=page.language)
+            else:
+                page.note("alert", page.say("Send a file or a text"))
+                return
+        except ConversionError as exc:
+            detail = f"audio_{exc.reason}"
+            raise ContractError(
+                Code.BAD_REQUEST, detail=detail if detail in MESSAGES else "invalid_audio"
+            ) from exc
+        await _set_greeting(page, record, pcm)
+
+    return await _changing(request, number, change)
+
+
+@router.post("/numbers/{number}/greeting/default")
+async def post_default_greeting(request: Request, number: str) -> Response:
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        await _set_greeting(page, record, None)
+
+    return await _changing(request, number, change)
+
+
+async def _set_greeting(page: Page, record: NumberRecord, pcm: bytes | None) -> None:
+    if record.status == "suspended":
+        raise ContractError(Code.NUMBER_DISABLED)
+    if not record.voice:
+        raise ContractError(Code.NO_CALL_FORWARDING)
+    assert page.principal is not None
+    account_id = page.principal.account_id
+    await read_owned(
+        lambda: voicemail.set_greeting(
+            page.services.db, record.number, pcm, now=datetime.now(UTC), account_id=account_id
+        )
+    )
+    page.note("status", message(Code.OK, language=page.language))
+
+
+@router.get("/numbers/{number}/greeting.wav")
+async def greeting_audio(request: Request, number: str) -> Response:
+    """What callers hear: the number's own greeting, or the default one."""
+    page = Page(request)
+
+    async def handle() -> Response:
+        if not await page.signed_in():
+            return page.missing()
+        assert page.principal is not None
+        record = await owned_record(page.services, page.principal, number)
+        own, settings, account_format = await read_owned(
+            lambda: voicemail.setup_of(page.services.db, record.number)
+        )
+        limits = effective(
+            settings,
+            account_format=account_format,
+            installation=page.services.settings.voicemail_limits,
+        )
+        pcm = own if own is not None else wav.default_greeting(limits.language)
+        response = Response(wav.wav_of_pcm(pcm), media_type="audio/wav")
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    return await guarded(page, handle)
+
+
+@router.get("/numbers/{number}/voicemail/{message_id}.wav")
+async def message_audio(request: Request, number: str, message_id: str) -> Response:
+    """A message's recording; 404 for another account's or an unknown one."""
+    page = Page(request)
+
+    async def handle() -> Response:
+        if not await page.signed_in():
+            return page.missing()
+        assert page.principal is not None
+        record = await owned_record(page.services, page.principal, number)
+        account_id = page.principal.account_id
+        relative = await read_owned(
+            lambda: voicemail.message_audio(
+                page.services.db, record.number, message_id, account_id=account_id
+            )
+        )
+        path = page.services.settings.voicemail_dir / (relative or "")
+        if relative is None or not path.is_file():
+            return page.missing()
+        response = FileResponse(path, media_type="audio/wav")
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    return await guarded(page, handle)
+
+
+@router.post("/numbers/{number}/voicemail/{message_id}/delete")
+async def delete_message(request: Request, number: str, message_id: str) -> Response:
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        assert page.principal is not None
+        account_id = page.principal.account_id
+        services = page.services
+        relative = await read_owned(
+            lambda: voicemail.delete_message(
+                services.db, record.number, message_id, account_id=account_id
+            )
+        )
+        if relative is None:
+            raise ContractError(Code.NUMBER_NOT_FOUND)
+        (services.settings.voicemail_dir / relative).unlink(missing_ok=True)
+        page.note("status", page.say("Deleted"))
+
+    return await _changing(request, number, change)

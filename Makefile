@@ -8,6 +8,10 @@ BIN    := $(VENV)/bin
 
 .PHONY: setup run test test-fast lint audit format bench clean
 
+# axe-core, which the console's browser tests run in each page (from the npm registry).
+AXE_VERSION := 4.14.1
+AXE := .tools/axe/axe.min.js
+
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.5"
@@ -18,13 +22,21 @@ $(VENV)/.synced: pyproject.toml clients/python/pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+$(AXE):
+	@mkdir -p $(dir $(AXE))
+	@if command -v npm > /dev/null; then \
+	  cd $(dir $(AXE)) && npm pack --silent axe-core@$(AXE_VERSION) > /dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js \
+	  && mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz; \
+	else echo "npm not found: the console's browser tests will skip (CI requires them)"; fi
+
 ## Serve on the embedded SQLite default, with a demo account and a curl to paste.
 run: setup
 	$(BIN)/renvoi serve --demo
 
 ## Every test (SQLite and PostgreSQL; PostgreSQL tests skip if no server answers,
 ## unless RENVOI_TEST_REQUIRE_POSTGRES=1), with coverage: 100 % required on renvoi.domain.
-test: setup
+test: setup $(AXE)
 	$(BIN)/pytest --cov=renvoi --cov-branch --cov-report=term:skip-covered
 	$(BIN)/coverage report --include='src/renvoi/domain/*' --fail-under=100 > /dev/null \
 	  || { echo "renvoi.domain must stay at 100 % branch coverage"; \

@@ -91,6 +91,12 @@ def main() -> None:
         "without it, what counting costs",
     )
     parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="renvoi without its web console (RENVOI_CONSOLE=false): against a run with "
+        "it, what the console's routes cost the API",
+    )
+    parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/renvoi_bench"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -157,6 +163,7 @@ def main() -> None:
                 args.workers,
                 cache=not args.no_cache,
                 metrics=not args.no_metrics,
+                console=not args.no_console,
             ) as (
                 server,
                 pid,
@@ -172,6 +179,7 @@ def main() -> None:
         f"http-{args.numbers}"
         + ("-no-cache" if args.no_cache else "")
         + ("-no-metrics" if args.no_metrics else "")
+        + ("-no-console" if args.no_console else "")
     )
     print(
         "\n| database | connections | renvoi / reference | ratio | target |\n|---|---|---|---|---|"

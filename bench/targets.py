@@ -107,7 +107,13 @@ def uvicorn_app(
 
 @contextmanager
 def renvoi(
-    database_url: str, workdir: Path, workers: int, *, cache: bool = True, metrics: bool = True
+    database_url: str,
+    workdir: Path,
+    workers: int,
+    *,
+    cache: bool = True,
+    metrics: bool = True,
+    console: bool = True,
 ) -> Iterator[tuple[Server, int]]:
     workdir.mkdir(exist_ok=True)
     server = start_server(
@@ -119,6 +125,7 @@ def renvoi(
             "RENVOI_DATABASE_POOL_SIZE": "8",
             "RENVOI_ROUTE_CACHE": "true" if cache else "false",
             "RENVOI_METRICS": "true" if metrics else "false",
+            "RENVOI_CONSOLE": "true" if console else "false",
         },
     )
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from renvoi.store import accounts, numbers
@@ -19,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 def run_demo_once(tmp_path: Path) -> tuple[str, str]:
-    """Start the demo server, paste its curl, stop it; return the curl and what it
-    printed."""
+    """Start the demo server, paste its curl, sign in to the console it prints with the
+    curl's key, stop it; return the curl and what it printed."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
@@ -39,12 +41,25 @@ def run_demo_once(tmp_path: Path) -> tuple[str, str]:
         try:
             assert server.stdout is not None
             curl = next(line for line in server.stdout if line.startswith("curl "))
+            console = next(line for line in server.stdout if line.startswith("http")).strip()
+            assert console == f"http://127.0.0.1:{port}/console/"
             deadline = time.monotonic() + 30
             while True:
                 pasted = subprocess.run(["bash", "-c", curl], capture_output=True, text=True)
                 if pasted.stdout or time.monotonic() > deadline:
-                    return curl, pasted.stdout
+                    break
                 time.sleep(0.2)  # the server is still starting
+            key = json.loads(curl.split(" --data ")[1].strip().strip("'"))["apiKey"]
+            with httpx2.Client(base_url=console) as browser:
+                page = browser.get(console).text
+                token = re.search(r'name="csrf" value="([^"]+)"', page)
+                assert token is not None
+                signed = browser.post(
+                    f"{console}sign-in", data={"csrf": token.group(1), "api_key": key}
+                )
+                assert signed.status_code == 303
+                assert "+33757000001" in browser.get(console).text
+            return curl, pasted.stdout
         finally:
             server.terminate()
             server.wait(timeout=30)

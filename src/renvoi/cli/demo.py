@@ -70,9 +70,18 @@ def _keep(path: Path, api_key: str) -> None:
         handle.write(api_key + "\n")
 
 
+def _reachable_host(settings: Settings) -> str:
+    return "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+
+
+def console_url(settings: Settings) -> str:
+    """The console's address, as ``serve --demo`` prints it."""
+    return f"http://{_reachable_host(settings)}:{settings.port}/console/"
+
+
 def demo_curl(settings: Settings, api_key: str, number: str) -> str:
     """The ready-to-paste curl command that ``serve --demo`` prints."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    host = _reachable_host(settings)
     body = json.dumps({"apiKey": api_key, "number": number, "type": 1, "param": "+33612345678"})
     return (
         f"curl -s http://{host}:{settings.port}/v1/vn/callforward "

@@ -58,7 +58,14 @@ def serve(
     _count_in_files(run.settings)
 
     from renvoi import node
-    from renvoi.cli.demo import ACCOUNT, NUMBERS, SMS_ONLY, create_demo, demo_curl
+    from renvoi.cli.demo import (
+        ACCOUNT,
+        NUMBERS,
+        SMS_ONLY,
+        console_url,
+        create_demo,
+        demo_curl,
+    )
     from renvoi.store.migrate import upgrade
 
     overrides = {
@@ -84,12 +91,17 @@ def serve(
             api_key, number = create_demo(db, settings)
             curl = demo_curl(settings, api_key, number)
             started |= {"api_key": api_key, "number": number, "curl": curl}
+            if settings.console:
+                started["console"] = console_url(settings)
             if not json_:
                 sys.stderr.write(
                     f"renvoi demo: account '{ACCOUNT}', numbers {', '.join(NUMBERS)}; "
                     f"{SMS_ONLY} is SMS-only. Try:\n\n"
                 )
                 sys.stdout.write(curl + "\n\n")
+                if settings.console:
+                    sys.stderr.write("Or open the console and sign in with the API key above:\n\n")
+                    sys.stdout.write(f"{console_url(settings)}\n\n")
                 sys.stdout.flush()
         if json_:
             emit(started, True)

@@ -127,6 +127,45 @@ def test_fallbacks_change_only_what_the_form_changes(console: TestClient, tenant
     assert notes(bad.text, "alert") == ["If no answer: Ring time is not valid"]
 
 
+def test_saving_the_fallbacks_untouched_changes_nothing(
+    console: TestClient, tenant: Tenant, database: Database
+) -> None:
+    """The page shows a 20 s ring time even with no no-answer fallback: saved as it is,
+    nothing is sent (a ring time goes with a fallback that is on)."""
+    token = signed_in(console, tenant.key)
+    untouched = {
+        "csrf": token,
+        "busy-type": "0",
+        "noAnswer-type": "0",
+        "noAnswer-ring": "20",
+        "unavailable-type": "0",
+    }
+    saved = console.post(f"{PAGE}/fallbacks", data=untouched, follow_redirects=True)
+    assert notes(saved.text, "status") == ["Fallbacks unchanged"]
+    assert notes(saved.text, "alert") == []
+    assert numbers.history(database, A, region="FR") == []
+
+
+def test_greetings_follow_the_apis_rules(console: TestClient, tenant: Tenant) -> None:
+    token = signed_in(console, tenant.key)
+    suspended = console.post(
+        "/console/numbers/+33757000010/greeting",
+        data={"csrf": token, "greeting_text": "Bonjour"},
+        follow_redirects=True,
+    )
+    assert notes(suspended.text, "alert") == ["Number is disabled"]
+    empty = console.post(f"{PAGE}/greeting", data={"csrf": token}, follow_redirects=True)
+    assert notes(empty.text, "alert") == ["Send a file or a text"]
+    huge = console.post(
+        f"{PAGE}/greeting",
+        data={"csrf": token},
+        files={"greeting_file": ("big.wav", b"\0" * (9 * 1024 * 1024), "audio/wav")},
+        follow_redirects=True,
+    )
+    assert huge.status_code == 400
+    assert "Audio is larger than 8388608 bytes" in huge.text
+
+
 def test_a_post_without_the_sessions_csrf_token_changes_nothing(
     console: TestClient, tenant: Tenant, database: Database
 ) -> None:

@@ -28,7 +28,7 @@ from renvoi.api.console.session import Session, Sessions
 from renvoi.api.console.words import say
 from renvoi.api.conversions import ConversionError
 from renvoi.api.deps import Services, admit, check_address, services_of
-from renvoi.api.owned import owned_record, read_owned
+from renvoi.api.owned import changeable, owned_record, read_owned
 from renvoi.audio import wav
 from renvoi.domain.codes import MESSAGES, Code, Language, message
 from renvoi.domain.language import preferred_language
@@ -128,7 +128,15 @@ class Page:
         return True
 
     async def form(self) -> dict[str, Any] | None:
-        """The posted form, or None when its CSRF token is not this session's."""
+        """The posted form, or None when its CSRF token is not this session's.
+
+        Raises:
+            ContractError: code 4, a body without a length or larger than a greeting's
+                upload (refused before any of it is read).
+        """
+        length = self.request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > MAX_UPLOAD + 64 * 1024:
+            raise ContractError(Code.BAD_REQUEST, detail="audio_too_large")
         form = await self.request.form(max_part_size=MAX_UPLOAD)
         if not self.session.valid_csrf(form.get("csrf")):
             return None
@@ -397,14 +405,14 @@ async def post_fallbacks(request: Request, number: str) -> Response:
                 **_setting_fields(form, f"{name}-"),
             }
             current = record.conditions.get(name) or {}
-            wanted_param = fields.get("param")
             same = str(current.get("type", 0)) == fields["type"] and (
-                fields["type"] == "0" or current.get("param") == wanted_param
+                fields["type"] == "0" or current.get("param") == fields.get("param")
             )
-            ring = form.get(f"{name}-ring")
-            if condition is Condition.NO_ANSWER and ring not in (None, ""):
-                if str(current.get("ringSeconds", "")) != str(ring).strip():
-                    fields["ringSeconds"] = str(ring).strip()
+            # A ring time goes with a no-answer fallback that is on (conditions.md).
+            ring = str(form.get(f"{name}-ring") or "").strip()
+            if condition is Condition.NO_ANSWER and fields["type"] != "0" and ring:
+                if str(current.get("ringSeconds", "")) != ring:
+                    fields["ringSeconds"] = ring
                     same = False
             if same:
                 continue
@@ -433,7 +441,7 @@ async def post_greeting(request: Request, number: str) -> Response:
     """An uploaded WAV, or a text read aloud, as the API converts them."""
 
     async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
-        assert page.principal is not None
+        changeable(record)  # before any conversion
         services = page.services
         upload = form.get("greeting_file")
         text = str(form.get("greeting_text") or "").strip()
@@ -465,10 +473,7 @@ async def post_default_greeting(request: Request, number: str) -> Response:
 
 
 async def _set_greeting(page: Page, record: NumberRecord, pcm: bytes | None) -> None:
-    if record.status == "suspended":
-        raise ContractError(Code.NUMBER_DISABLED)
-    if not record.voice:
-        raise ContractError(Code.NO_CALL_FORWARDING)
+    changeable(record)  # 15 suspended, 14 SMS-only, as the API's greeting
     assert page.principal is not None
     account_id = page.principal.account_id
     await read_owned(

@@ -108,8 +108,7 @@ async def set_callforward(request: Request) -> Response:
     e164 = normalize_number(command.number, region=region)
     principal, read = await customer_and_state(services, api_key, e164, command.wanted)
     principal = admit(services, request, principal)
-    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
-        check_country(command.wanted.param, principal.countries)
+    _check_country(command.wanted, principal)
     if e164 is None:
         raise ContractError(Code.NUMBER_NOT_FOUND)
     applied = await lockfree.apply_forwarding_async(
@@ -150,6 +149,12 @@ def _changed(
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
+def _check_country(wanted: Setting, principal: Principal) -> None:
+    """Check 12's country rule: a forward to a country the account may not call is 12."""
+    if wanted.mode is Mode.FORWARD and wanted.param is not None:
+        check_country(wanted.param, principal.countries)
+
+
 def _note(
     services: Services, applied: Applied, wanted: Setting, condition: Condition | None
 ) -> None:
@@ -172,8 +177,7 @@ async def change_forwarding(
     """
     region = services.settings.default_region
     command = parse_command(fields, region=region, refused=services.refused)
-    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
-        check_country(command.wanted.param, principal.countries)
+    _check_country(command.wanted, principal)
     e164 = e164_of(command.number, region=region)
     applied = await lockfree.apply_forwarding_async(
         services.writer, services.db, e164, command.wanted, principal=principal
@@ -201,8 +205,7 @@ async def _apply_fallback(
     """Checks 3 to 16 of the conditional endpoint, then its transaction."""
     region = services.settings.default_region
     command = parse_fallback(fields, region=region, refused=services.refused)
-    if command.wanted.mode is Mode.FORWARD and command.wanted.param is not None:
-        check_country(command.wanted.param, principal.countries)
+    _check_country(command.wanted, principal)
     e164 = e164_of(command.number, region=region)
     applied = await fallbacks.apply_fallback_async(
         services.writer, services.db, e164, command, principal=principal, dry_run=dry_run

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from renvoi.audio.isolated import IsolatedError, run_isolated
-from renvoi.errors import RateLimitedError
+from renvoi.domain.codes import MESSAGES, Code
+from renvoi.errors import ContractError, RateLimitedError
 
 RUNNING = 1
 WAITING = 4
@@ -22,6 +23,13 @@ TIMEOUT_SECONDS = 30
 # A conversion's refusal or failure (``reason``: ``not_wav``, ``format``, ``too_long``,
 # ``no_speech``, ``text``, or ``failed``).
 ConversionError = IsolatedError
+
+
+def refusal(exc: ConversionError) -> ContractError:
+    """A conversion's refusal as the contract's code 4, its message naming what is
+    wrong with the audio (or the text)."""
+    detail = f"audio_{exc.reason}"
+    return ContractError(Code.BAD_REQUEST, detail=detail if detail in MESSAGES else "invalid_audio")
 
 
 class Conversions:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from renvoi.api.bodies import is_json, parse_fields, read_body
-from renvoi.api.conversions import ConversionError
+from renvoi.api.conversions import ConversionError, refusal
 from renvoi.api.deps import CustomerDep, ServicesDep
 from renvoi.api.envelope import envelope, render, request_format
 from renvoi.api.openapi import responses
@@ -31,7 +31,7 @@ from renvoi.api.owned import (
 from renvoi.audio import wav
 from renvoi.audio.mp3 import mp3_of_pcm
 from renvoi.audio.wav import pcm_of_wav
-from renvoi.domain.codes import MESSAGES, Code
+from renvoi.domain.codes import Code
 from renvoi.domain.mailbox import FIELDS, MailboxSettings, effective, parse_update
 from renvoi.domain.voicemail import transcript_json
 from renvoi.errors import ContractError
@@ -156,8 +156,7 @@ async def put_greeting(
         else:
             pcm = await services.conversions.greeting(data)
     except ConversionError as exc:
-        detail = f"audio_{exc.reason}" if f"audio_{exc.reason}" in MESSAGES else "invalid_audio"
-        raise ContractError(Code.BAD_REQUEST, detail=detail) from exc
+        raise refusal(exc) from exc
     await read_owned(
         lambda: voicemail.set_greeting(
             services.db, record.number, pcm, now=datetime.now(UTC), account_id=principal.account_id
@@ -178,14 +177,22 @@ async def get_greeting(
     """What callers hear: the number's own greeting, or the default one (in the number's
     language, or French then English)."""
     record = await owned_record(services, principal, number)
-    own, settings, account_format = await read_owned(
-        lambda: voicemail.setup_of(services.db, record.number)
-    )
+    audio = await greeting_heard(services, record.number)
+    return Response(audio, media_type="audio/wav")
+
+
+async def greeting_heard(services: ServicesDep, e164: str) -> bytes:
+    """What a number's callers hear, as a WAV: its own greeting, or the default one in
+    its language (or French then English).
+
+    Raises:
+        ContractError: 13, the number left the platform meanwhile.
+    """
+    own, settings, account_format = await read_owned(lambda: voicemail.setup_of(services.db, e164))
     limits = effective(
         settings, account_format=account_format, installation=services.settings.voicemail_limits
     )
-    audio = wav.wav_of_pcm(own if own is not None else wav.default_greeting(limits.language))
-    return Response(audio, media_type="audio/wav")
+    return wav.wav_of_pcm(own if own is not None else wav.default_greeting(limits.language))
 
 
 @router.delete(

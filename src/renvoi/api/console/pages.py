@@ -26,13 +26,12 @@ from starlette.staticfiles import StaticFiles
 from renvoi.api.callforward import change_fallback, change_forwarding
 from renvoi.api.console.session import Session, Sessions
 from renvoi.api.console.words import say
-from renvoi.api.conversions import ConversionError
+from renvoi.api.conversions import ConversionError, refusal
 from renvoi.api.deps import Services, admit, check_address, services_of
 from renvoi.api.owned import changeable, owned_record, read_owned
-from renvoi.audio import wav
-from renvoi.domain.codes import MESSAGES, Code, Language, message
+from renvoi.api.voicemail import greeting_heard
+from renvoi.domain.codes import Code, Language, message
 from renvoi.domain.language import preferred_language
-from renvoi.domain.mailbox import effective
 from renvoi.domain.modes import Condition
 from renvoi.errors import ContractError
 from renvoi.store import accounts, calls, numbers, voicemail
@@ -455,10 +454,7 @@ async def post_greeting(request: Request, number: str) -> Response:
                 page.note("alert", page.say("Send a file or a text"))
                 return
         except ConversionError as exc:
-            detail = f"audio_{exc.reason}"
-            raise ContractError(
-                Code.BAD_REQUEST, detail=detail if detail in MESSAGES else "invalid_audio"
-            ) from exc
+            raise refusal(exc) from exc
         await _set_greeting(page, record, pcm)
 
     return await _changing(request, number, change)
@@ -484,26 +480,30 @@ async def _set_greeting(page: Page, record: NumberRecord, pcm: bytes | None) -> 
     page.note("status", message(Code.OK, language=page.language))
 
 
+async def _audio_of(page: Page, number: str) -> NumberRecord | None:
+    """The number whose audio a signed-in page asks for (None without a session: the
+    audio of a page that is not shown is not found either).
+
+    Raises:
+        ContractError: 13, not the account's number.
+    """
+    if not await page.signed_in():
+        return None
+    assert page.principal is not None
+    return await owned_record(page.services, page.principal, number)
+
+
 @router.get("/numbers/{number}/greeting.wav")
 async def greeting_audio(request: Request, number: str) -> Response:
     """What callers hear: the number's own greeting, or the default one."""
     page = Page(request)
 
     async def handle() -> Response:
-        if not await page.signed_in():
+        record = await _audio_of(page, number)
+        if record is None:
             return page.missing()
-        assert page.principal is not None
-        record = await owned_record(page.services, page.principal, number)
-        own, settings, account_format = await read_owned(
-            lambda: voicemail.setup_of(page.services.db, record.number)
-        )
-        limits = effective(
-            settings,
-            account_format=account_format,
-            installation=page.services.settings.voicemail_limits,
-        )
-        pcm = own if own is not None else wav.default_greeting(limits.language)
-        response = Response(wav.wav_of_pcm(pcm), media_type="audio/wav")
+        audio = await greeting_heard(page.services, record.number)
+        response = Response(audio, media_type="audio/wav")
         response.headers["Content-Security-Policy"] = CSP
         return response
 
@@ -516,10 +516,9 @@ async def message_audio(request: Request, number: str, message_id: str) -> Respo
     page = Page(request)
 
     async def handle() -> Response:
-        if not await page.signed_in():
+        record = await _audio_of(page, number)
+        if record is None or page.principal is None:
             return page.missing()
-        assert page.principal is not None
-        record = await owned_record(page.services, page.principal, number)
         account_id = page.principal.account_id
         relative = await read_owned(
             lambda: voicemail.message_audio(

@@ -166,6 +166,43 @@ def test_greetings_follow_the_apis_rules(console: TestClient, tenant: Tenant) ->
     assert "Audio is larger than 8388608 bytes" in huge.text
 
 
+def test_voicemail_settings_as_the_api_checks_them(console: TestClient, tenant: Tenant) -> None:
+    token = signed_in(console, tenant.key)
+    form = {
+        "csrf": token,
+        "maxSeconds": "60",
+        "minSeconds": "",
+        "silenceSeconds": "",
+        "language": "en",
+        "audioFormat": "mp3",
+    }
+    saved = console.post(f"{PAGE}/voicemail-settings", data=form, follow_redirects=True)
+    assert notes(saved.text, "status") == ["OK"]
+    read = console.get(
+        "/v1/vn/voicemail/settings", params={"apiKey": tenant.key, "number": A}
+    ).json()
+    assert read["settings"] == {
+        "maxSeconds": 60,
+        "minSeconds": None,
+        "silenceSeconds": None,
+        "language": "en",
+        "audioFormat": "mp3",
+    }
+    refused = console.post(
+        f"{PAGE}/voicemail-settings", data={**form, "maxSeconds": "601"}, follow_redirects=True
+    )
+    assert notes(refused.text, "alert") == [
+        "Voicemail setting is not valid: maxSeconds must be an integer from 5 to 600"
+    ]
+    cleared = console.post(
+        f"{PAGE}/voicemail-settings",
+        data={**form, "maxSeconds": "", "language": "", "audioFormat": ""},
+        follow_redirects=True,
+    )
+    assert notes(cleared.text, "status") == ["OK"]
+    assert "Longest message (seconds) [180]" in cleared.text
+
+
 def test_a_post_without_the_sessions_csrf_token_changes_nothing(
     console: TestClient, tenant: Tenant, database: Database
 ) -> None:

@@ -32,6 +32,7 @@ from renvoi.api.owned import changeable, owned_record, read_owned
 from renvoi.api.voicemail import greeting_heard
 from renvoi.domain.codes import Code, Language, message
 from renvoi.domain.language import preferred_language
+from renvoi.domain.mailbox import FIELDS, effective, parse_update
 from renvoi.domain.modes import Condition
 from renvoi.errors import ContractError
 from renvoi.store import accounts, calls, numbers, voicemail
@@ -285,6 +286,12 @@ async def _number_view(page: Page, record: NumberRecord) -> dict[str, Any]:
             services.db, e164, account_id=account_id, limit=ACTIVITY_ROWS
         )
     )
+    own, account_format = await read_owned(
+        lambda: voicemail.mailbox_of(services.db, e164, account_id=account_id)
+    )
+    limits = effective(
+        own, account_format=account_format, installation=services.settings.voicemail_limits
+    )
     path = number_path(e164)
     fallbacks = []
     for condition, legend in CONDITIONS:
@@ -314,6 +321,8 @@ async def _number_view(page: Page, record: NumberRecord) -> dict[str, Any]:
         "changes": [_change_row(page, change) for change in changes],
         "calls": call_rows,
         "messages": messages,
+        "mailbox": own,
+        "limits": limits,
     }
 
 
@@ -433,6 +442,30 @@ async def post_fallbacks(request: Request, number: str) -> Response:
 
 def legend_of(condition: Condition) -> str:
     return next(legend for known, legend in CONDITIONS if known is condition)
+
+
+@router.post("/numbers/{number}/voicemail-settings")
+async def post_voicemail_settings(request: Request, number: str) -> Response:
+    """The number's own voicemail settings, checked as the API checks them (23); an
+    empty field goes back to the account's or the installation's."""
+
+    async def change(page: Page, record: NumberRecord, form: dict[str, Any]) -> None:
+        assert page.principal is not None
+        changeable(record)
+        services, account_id = page.services, page.principal.account_id
+        fields = {name: form.get(name, "") for name in FIELDS}
+        own, _ = await read_owned(
+            lambda: voicemail.mailbox_of(services.db, record.number, account_id=account_id)
+        )
+        updated = parse_update(fields, own, installation=services.settings.voicemail_limits)
+        await read_owned(
+            lambda: voicemail.set_mailbox(
+                services.db, record.number, updated, account_id=account_id
+            )
+        )
+        page.note("status", message(Code.OK, language=page.language))
+
+    return await _changing(request, number, change)
 
 
 @router.post("/numbers/{number}/greeting")

@@ -45,6 +45,17 @@ FRENCH: dict[str, str] = {
     "Use default greeting": "Utiliser l’annonce par défaut",
     "Send a file or a text": "Envoyez un fichier ou un texte",
     "Activity": "Activité",
+    "Voicemail settings": "Réglages de la messagerie",
+    "Empty: the account's or the installation's choice, shown in brackets.": (
+        "Vide : le choix du compte ou de l’installation, indiqué entre crochets."
+    ),
+    "Longest message (seconds)": "Message le plus long (secondes)",
+    "Shortest message kept (seconds)": "Message le plus court conservé (secondes)",
+    "Hang up after a silence of (seconds)": "Raccrocher après un silence de (secondes)",
+    "Language of the greeting and transcripts": "Langue de l’annonce et des transcriptions",
+    "Default": "Par défaut",
+    "Audio sent by email": "Audio envoyé par e-mail",
+    "Save settings": "Enregistrer les réglages",
     "History": "Historique",
     "Calls": "Appels",
     "Delete": "Supprimer",

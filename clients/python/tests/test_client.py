@@ -92,6 +92,19 @@ def test_calls_and_messages(client: Client, tmp_path: Path) -> None:
     assert message.download(tmp_path / "m1.wav").read_bytes() == AUDIO
 
 
+def test_voicemail_settings(client: Client) -> None:
+    settings = client.set_voicemail_settings(B, max_seconds=60, language="en")
+    assert (settings.number, settings.max_seconds, settings.language) == (B, 60, "en")
+    assert settings.audio_format is None and settings.effective["audio_format"] == "wav"
+    assert client.voicemail_settings(B) == settings
+    with pytest.raises(InvalidRequestError) as refused:
+        client.set_voicemail_settings(B, max_seconds=601)
+    assert refused.value.code == 23 and "maxSeconds" in str(refused.value)
+    assert client.set_voicemail_settings(B, max_seconds=None).max_seconds is None
+    with pytest.raises(TypeError):
+        client.set_voicemail_settings(B, greeting="x")
+
+
 @pytest.mark.parametrize(
     ("call", "error", "code"),
     [
@@ -219,6 +232,9 @@ def test_the_async_client_has_the_same_methods(live: Live, tmp_path: Path) -> No
             assert [c.call_id for c in await client.calls(A)] == ["call-1"]
             [message] = await client.messages(B)
             assert (await message.download(tmp_path / "m.wav")).read_bytes() == AUDIO
+            settings = await client.set_voicemail_settings(B, audio_format="mp3")
+            read = await client.voicemail_settings(B)
+            assert read.audio_format == settings.audio_format == "mp3"
             assert (await client.disable(A)).code == 2
             with pytest.raises(AlreadySetError):
                 await client.disable(A)

@@ -11,7 +11,16 @@ from renvoi_client.errors import (
     RenvoiError,
     ServiceUnavailableError,
 )
-from renvoi_client.models import AsyncMessage, Call, Change, Fallback, Message, Result, State
+from renvoi_client.models import (
+    AsyncMessage,
+    Call,
+    Change,
+    Fallback,
+    Message,
+    Result,
+    State,
+    VoicemailSettings,
+)
 
 __all__ = [
     "AlreadySetError",
@@ -31,4 +40,5 @@ __all__ = [
     "Result",
     "ServiceUnavailableError",
     "State",
+    "VoicemailSettings",
 ]

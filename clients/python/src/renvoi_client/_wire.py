@@ -12,18 +12,22 @@ from urllib.parse import quote
 
 from renvoi_client.errors import RateLimitedError, RenvoiError, error_for
 from renvoi_client.models import (
+    SETTING_FIELDS,
     Call,
     Change,
     Result,
     State,
+    VoicemailSettings,
     call_of,
     change_of,
     message_fields,
+    settings_of,
     state_of,
 )
 
 T = TypeVar("T")
 PATH = "/v1/vn/callforward"
+SETTINGS_PATH = "/v1/vn/voicemail/settings"
 DISABLE, FORWARD, VOICEMAIL = 0, 1, 2
 ALREADY = frozenset({16, 17, 18})
 USER_AGENT = "renvoi-client/0.1"
@@ -137,6 +141,29 @@ def audio(number: str, message_id: str) -> Operation[bytes]:
 
     path = f"/v1/vn/voicemail/{quote(message_id, safe='')}/audio"
     return Operation("GET", path, read, {"number": number})
+
+
+def voicemail_settings(number: str) -> Operation[VoicemailSettings]:
+    return Operation(
+        "GET", SETTINGS_PATH, lambda answer: settings_of(body_of(answer)), {"number": number}
+    )
+
+
+def set_voicemail_settings(
+    number: str, changes: Mapping[str, Any]
+) -> Operation[VoicemailSettings]:
+    """The settings named in ``changes`` (``max_seconds=60``; None unsets one)."""
+    unknown = set(changes) - set(SETTING_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown voicemail settings: {', '.join(sorted(unknown))}")
+    body = {SETTING_FIELDS[name]: value for name, value in changes.items()}
+    return Operation(
+        "PUT",
+        SETTINGS_PATH,
+        lambda answer: settings_of(body_of(answer)),
+        {"number": number},
+        json=body,
+    )
 
 
 def headers(api_key: str) -> dict[str, str]:

@@ -17,7 +17,15 @@ import httpx
 from renvoi_client import _wire
 from renvoi_client._wire import Answer, Operation
 from renvoi_client.errors import RenvoiError
-from renvoi_client.models import AsyncMessage, Call, Change, Message, Result, State
+from renvoi_client.models import (
+    AsyncMessage,
+    Call,
+    Change,
+    Message,
+    Result,
+    State,
+    VoicemailSettings,
+)
 
 T = TypeVar("T")
 
@@ -154,6 +162,15 @@ class Client(_Common):
         """The calls routed to the number, newest first."""
         return self._run(_wire.calls(number, limit))
 
+    def voicemail_settings(self, number: str) -> VoicemailSettings:
+        """The number's voicemail settings, and what applies (renvoi extension)."""
+        return self._run(_wire.voicemail_settings(number))
+
+    def set_voicemail_settings(self, number: str, **changes: Any) -> VoicemailSettings:
+        """Set ``max_seconds``, ``min_seconds``, ``silence_seconds``, ``language`` or
+        ``audio_format``; None unsets one, an absent one is kept."""
+        return self._run(_wire.set_voicemail_settings(number, changes))
+
     def messages(self, number: str, *, limit: int = 100) -> list[Message]:
         """The number's voicemail messages, newest first."""
 
@@ -267,6 +284,15 @@ class AsyncClient(_Common):
     async def calls(self, number: str, *, limit: int = 100) -> list[Call]:
         """``Client.calls``."""
         return await self._run(_wire.calls(number, limit))
+
+    async def voicemail_settings(self, number: str) -> VoicemailSettings:
+        """The number's voicemail settings, and what applies (renvoi extension)."""
+        return await self._run(_wire.voicemail_settings(number))
+
+    async def set_voicemail_settings(self, number: str, **changes: Any) -> VoicemailSettings:
+        """Set ``max_seconds``, ``min_seconds``, ``silence_seconds``, ``language`` or
+        ``audio_format``; None unsets one, an absent one is kept."""
+        return await self._run(_wire.set_voicemail_settings(number, changes))
 
     async def messages(self, number: str, *, limit: int = 100) -> list[AsyncMessage]:
         """``Client.messages``; ``await message.download(path)``."""

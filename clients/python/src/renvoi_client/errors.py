@@ -23,7 +23,7 @@ class AuthenticationError(RenvoiError):
 
 
 class InvalidRequestError(RenvoiError):
-    """4, 5, 6, 7, 8, 9, 12, 21, 22: the request itself is wrong; sending it again
+    """4, 5, 6, 7, 8, 9, 12, 21, 22, 23: the request itself is wrong; sending it again
     changes nothing."""
 
 
@@ -57,7 +57,7 @@ class ServiceUnavailableError(RenvoiError):
 _BY_CODE: dict[int, type[RenvoiError]] = {
     10: AuthenticationError,
     13: NotFoundError,
-    **dict.fromkeys((4, 5, 6, 7, 8, 9, 12, 21, 22), InvalidRequestError),
+    **dict.fromkeys((4, 5, 6, 7, 8, 9, 12, 21, 22, 23), InvalidRequestError),
     **dict.fromkeys((14, 15), ForbiddenError),
     **dict.fromkeys((16, 17, 18), AlreadySetError),
     20: ServiceUnavailableError,

@@ -189,3 +189,36 @@ def message_fields(number: str, item: dict[str, Any]) -> dict[str, Any]:
         "size": item["size"],
         "transcript": (item.get("transcript") or {}).get("text"),
     }
+
+
+# A number's voicemail settings: the API's field for each attribute.
+SETTING_FIELDS = {
+    "max_seconds": "maxSeconds",
+    "min_seconds": "minSeconds",
+    "silence_seconds": "silenceSeconds",
+    "language": "language",
+    "audio_format": "audioFormat",
+}
+
+
+@dataclass(frozen=True)
+class VoicemailSettings:
+    """A number's voicemail settings: what it sets itself (None: unset, its account's or
+    the installation's applies) and, in ``effective``, what applies to its calls."""
+
+    number: str
+    max_seconds: int | None
+    min_seconds: float | None
+    silence_seconds: int | None
+    language: str | None
+    audio_format: str | None
+    effective: dict[str, Any]
+
+
+def settings_of(body: dict[str, Any]) -> VoicemailSettings:
+    own = body["settings"]
+    return VoicemailSettings(
+        number=body["number"],
+        **{name: own.get(field) for name, field in SETTING_FIELDS.items()},
+        effective={name: body["effective"].get(field) for name, field in SETTING_FIELDS.items()},
+    )

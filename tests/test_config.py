@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from renvoi.config import Settings
 
 
-@pytest.mark.parametrize("name", ["admin_token", "route_token", "webhook_secret"])
+@pytest.mark.parametrize("name", ["admin_token", "route_token", "webhook_secret", "console_secret"])
 @pytest.mark.parametrize("value", ["", "   ", "0123456789abcde"])
 def test_an_empty_or_short_secret_is_refused(name: str, value: str) -> None:
     """An empty ``RENVOI_ADMIN_TOKEN=`` (the ``.env.example`` line uncommented) once
@@ -53,3 +53,25 @@ def test_the_internal_listener_has_a_port_of_its_own() -> None:
 def test_a_listen_address_is_host_and_port(value: str) -> None:
     with pytest.raises(ValidationError, match="host:port"):
         Settings(internal_listen=value)
+
+
+def test_a_transcription_must_fit_in_the_outbox_lease() -> None:
+    """A notice still transcribing when its lease ends would be sent twice; with
+    transcription off, any lease will do."""
+    assert Settings(outbox_lease_seconds=2).outbox_lease_seconds == 2
+    with pytest.raises(ValidationError, match="RENVOI_TRANSCRIBER_CPU_SECONDS"):
+        Settings(transcriber="pocketsphinx", outbox_lease_seconds=100)
+    assert Settings(transcriber="pocketsphinx", transcriber_cpu_seconds=60).transcriber
+
+
+@pytest.mark.parametrize("engine", ["whisper", "module:", ":factory", ""])
+def test_an_unknown_transcriber_is_refused(engine: str) -> None:
+    with pytest.raises(ValidationError, match="module:factory"):
+        Settings(transcriber=engine)
+
+
+def test_vosk_needs_its_models() -> None:
+    with pytest.raises(ValidationError, match="RENVOI_TRANSCRIBER_MODELS"):
+        Settings(transcriber="vosk")
+    with pytest.raises(ValidationError, match="language=path"):
+        Settings(transcriber="vosk", transcriber_models="/srv/model")

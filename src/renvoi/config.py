@@ -354,7 +354,8 @@ class Settings(BaseSettings):
                 "RENVOI_WEBHOOK_URL needs RENVOI_WEBHOOK_SECRET: without a secret anyone "
                 "could forge the webhook's calls"
             )
-        if self.transcriber_cpu_seconds + 30 >= self.outbox_lease_seconds:
+        transcribing = self.transcriber != "off"
+        if transcribing and self.transcriber_cpu_seconds + 30 >= self.outbox_lease_seconds:
             raise ValueError(
                 "RENVOI_TRANSCRIBER_CPU_SECONDS must leave 30 s of RENVOI_OUTBOX_LEASE_SECONDS: "
                 "a notice still transcribing when its lease ends is sent twice"

@@ -63,6 +63,7 @@ def test_every_command_has_a_help(tmp_path: Path) -> None:
 # What each command is given: arguments a store or the settings must refuse, or none
 # of its required ones.
 BAD_INPUT: dict[str, list[str]] = {
+    "account audio": ["acc_nope", "--format", "ogg"],
     "account countries": ["acc_nope", "XX"],
     "account create": ["   "],
     "account list": ["--json", "extra"],

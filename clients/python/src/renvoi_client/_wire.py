@@ -149,9 +149,7 @@ def voicemail_settings(number: str) -> Operation[VoicemailSettings]:
     )
 
 
-def set_voicemail_settings(
-    number: str, changes: Mapping[str, Any]
-) -> Operation[VoicemailSettings]:
+def set_voicemail_settings(number: str, changes: Mapping[str, Any]) -> Operation[VoicemailSettings]:
     """The settings named in ``changes`` (``max_seconds=60``; None unsets one)."""
     unknown = set(changes) - set(SETTING_FIELDS)
     if unknown:

@@ -263,7 +263,7 @@ def test_voicemail_messages_play_and_are_deleted(
     page = open_page()
     sign_in(page, tenant.key)
     page.goto(f"/console/numbers/{A}")
-    expect(page.get_by_role("heading", name="Voicemail")).to_be_visible()
+    expect(page.get_by_role("heading", name="Voicemail", exact=True)).to_be_visible()
     players = page.locator(".messages audio[controls]")
     expect(players).to_have_count(2)
     assert media_seconds(page, ".messages li:first-child audio") == pytest.approx(3.0)  # newest

@@ -329,6 +329,15 @@ def test_a_post_without_a_csrf_token_is_refused(
         max_redirects=0,
     )
     assert forged.status == 403
+    # The page's own form, its token taken out (as a page of another site would post it).
+    page.goto(f"/console/numbers/{A}")
+    forwarding = page.get_by_role("form", name="Forwarding")
+    forwarding.locator("input[name=csrf]").evaluate("input => input.remove()")
+    forwarding.get_by_label("Forward calls").check()
+    forwarding.get_by_label("Forward to").fill("0612345678")
+    forwarding.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Refused")).to_be_visible()
+    accessible(page)
     page.goto(f"/console/numbers/{A}")
     expect(page.locator(".state")).to_have_text("Off")
     expect(page.get_by_text("No changes yet.")).to_be_visible()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeGuard, TypeVar
 
 import structlog
 from fastapi import Depends, Header, HTTPException, Query, Request
@@ -115,6 +115,14 @@ async def authenticate(services: Services, request: Request, api_key: str) -> Pr
     return admit(services, request, await services.principals.lookup(accounts.hash_key(api_key)))
 
 
+def usable(principal: Principal | None) -> TypeGuard[Principal]:
+    """Whether a looked-up key still speaks for its account: found (not revoked), and not
+    a rotated key past its grace."""
+    return principal is not None and (
+        principal.expires_at is None or principal.expires_at > datetime.now(UTC)
+    )
+
+
 def admit(services: Services, request: Request, principal: Principal | None) -> Principal:
     """``authenticate`` on a key already looked up: None is an unknown or revoked key,
     and a rotated key past its grace is one too.
@@ -122,9 +130,7 @@ def admit(services: Services, request: Request, principal: Principal | None) -> 
     Raises:
         ContractError: code 10 (invalid) or 19.
     """
-    if principal is None or (
-        principal.expires_at is not None and principal.expires_at <= datetime.now(UTC)
-    ):
+    if not usable(principal):
         count_bad_key(services, request)
         raise ContractError(Code.API_KEY, detail="api_key_invalid")
     services.limiter.check_key(principal.key_id)

@@ -27,7 +27,7 @@ from renvoi.api.callforward import change_fallback, change_forwarding
 from renvoi.api.console.session import Session, Sessions
 from renvoi.api.console.words import say
 from renvoi.api.conversions import ConversionError, refusal
-from renvoi.api.deps import Services, admit, check_address, services_of
+from renvoi.api.deps import Services, admit, check_address, services_of, usable
 from renvoi.api.owned import changeable, owned_record, read_owned
 from renvoi.api.voicemail import greeting_heard
 from renvoi.domain.codes import Code, Language, message
@@ -118,9 +118,7 @@ class Page:
         if self.session.key_hash is None:
             return False
         principal = await self.services.principals.lookup(self.session.key_hash)
-        if principal is None or (
-            principal.expires_at is not None and principal.expires_at <= datetime.now(UTC)
-        ):
+        if not usable(principal):
             self.session.key_hash = None
             self.note("alert", self.say("Your session has ended; sign in again."))
             return False

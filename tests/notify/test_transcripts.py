@@ -201,6 +201,19 @@ def test_the_email_says_what_became_of_the_transcript(
     assert french in text and english in text
 
 
+def test_an_unreadable_recording_is_emailed_without_a_transcript_once(
+    database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    store.set_mailbox(database, A, MailboxSettings(language="en"))
+    queue(database, tmp_path, bytes(16000))
+    (tmp_path / "voicemail" / "m1.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    sender = worker(database, tmp_path, port, transcriber="tests.notify.engines:echo")
+    assert asyncio.run(sender.run_once()) == 1
+    assert asyncio.run(sender.run_once()) == 0
+    assert "No transcript: transcription failed." in text_of(received(box))
+
+
 @pytest.mark.slow
 def test_a_transcription_past_its_cpu_time_is_stopped_and_the_email_goes_once(
     database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]

@@ -242,7 +242,15 @@ class OutboxWorker:
                 timeout=cpu + TRANSCRIPT_GRACE_SECONDS,
             )
             heard = json.loads(out)["text"]
-        except (OSError, ValueError, KeyError, IsolatedError) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            EOFError,
+            wave.Error,
+            IsolatedError,
+        ) as exc:
             log.warning("transcript_failed", message=pending.public_id, error=str(exc))
             return Transcribed(FAILED, language)
         if heard is None:

@@ -484,14 +484,3 @@ def set_greeting(
         conn.execute(delete(Greeting).where(Greeting.number_id == number_id))
         if pcm is not None:
             conn.execute(insert(Greeting).values(number_id=number_id, pcm=pcm, updated_at=now))
-
-
-def greeting_of(db: Database, e164: str) -> bytes | None:
-    """A number's own greeting, or None (the default one plays)."""
-    with db.read() as conn:
-        pcm: bytes | None = conn.scalar(
-            select(Greeting.pcm)
-            .join(Number, Number.id == Greeting.number_id)
-            .where(Number.e164 == e164)
-        )
-        return pcm

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from renvoi.audio.transcripts import ENGINES, parse_models
-from renvoi.domain.mailbox import Limits
+from renvoi.domain.mailbox import Limits, MailboxSettings, effective
 from renvoi.domain.numbers import DEFAULT_REFUSED_TYPES, parse_countries, refused_types
 from renvoi.domain.webhooks import is_webhook_url
 
@@ -354,8 +354,7 @@ class Settings(BaseSettings):
                 "RENVOI_WEBHOOK_URL needs RENVOI_WEBHOOK_SECRET: without a secret anyone "
                 "could forge the webhook's calls"
             )
-        transcribing = self.transcriber != "off"
-        if transcribing and self.transcriber_cpu_seconds + 30 >= self.outbox_lease_seconds:
+        if self.transcribing and self.transcriber_cpu_seconds + 30 >= self.outbox_lease_seconds:
             raise ValueError(
                 "RENVOI_TRANSCRIBER_CPU_SECONDS must leave 30 s of RENVOI_OUTBOX_LEASE_SECONDS: "
                 "a notice still transcribing when its lease ends is sent twice"
@@ -491,6 +490,16 @@ class Settings(BaseSettings):
             language=self.voicemail_language,
             audio_format=self.voicemail_audio_format,
         )
+
+    def limits_of(self, own: MailboxSettings, account_format: str | None) -> Limits:
+        """What applies to a number's voicemail: its own settings, else its account's
+        audio format, else the installation's (``domain.mailbox.effective``)."""
+        return effective(own, account_format=account_format, installation=self.voicemail_limits)
+
+    @property
+    def transcribing(self) -> bool:
+        """Whether voicemail messages are transcribed (``RENVOI_TRANSCRIBER``)."""
+        return self.transcriber != "off"
 
     @property
     def rundir(self) -> Path:

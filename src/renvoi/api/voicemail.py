@@ -32,7 +32,7 @@ from renvoi.audio import wav
 from renvoi.audio.mp3 import mp3_of_pcm
 from renvoi.audio.wav import pcm_of_wav
 from renvoi.domain.codes import Code
-from renvoi.domain.mailbox import FIELDS, MailboxSettings, effective, parse_update
+from renvoi.domain.mailbox import FIELDS, MailboxSettings, parse_update
 from renvoi.domain.voicemail import transcript_json
 from renvoi.errors import ContractError
 from renvoi.store import voicemail
@@ -189,9 +189,7 @@ async def greeting_heard(services: ServicesDep, e164: str) -> bytes:
         ContractError: 13, the number left the platform meanwhile.
     """
     own, settings, account_format = await read_owned(lambda: voicemail.setup_of(services.db, e164))
-    limits = effective(
-        settings, account_format=account_format, installation=services.settings.voicemail_limits
-    )
+    limits = services.settings.limits_of(settings, account_format)
     return wav.wav_of_pcm(own if own is not None else wav.default_greeting(limits.language))
 
 
@@ -317,9 +315,7 @@ def _settings_answer(
     own: MailboxSettings,
     account_format: str | None,
 ) -> Response:
-    limits = effective(
-        own, account_format=account_format, installation=services.settings.voicemail_limits
-    )
+    limits = services.settings.limits_of(own, account_format)
     body = envelope(Code.OK, success=True, number=e164)
     body["settings"] = own.as_json()
     body["effective"] = limits.as_json()

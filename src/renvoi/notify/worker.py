@@ -30,7 +30,7 @@ from renvoi.audio.isolated import IsolatedError, run_isolated
 from renvoi.audio.mp3 import mp3_of_pcm
 from renvoi.audio.wav import pcm_of_wav
 from renvoi.config import Settings
-from renvoi.domain.mailbox import Limits, effective
+from renvoi.domain.mailbox import Limits
 from renvoi.domain.voicemail import (
     FAILED,
     NO_LANGUAGE,
@@ -87,7 +87,6 @@ class OutboxWorker:
         self.spool = settings.voicemail_dir
         self._wake = asyncio.Event()
         self._last_retention: datetime | None = None
-        self.transcribing = settings.transcriber != "off"
 
     def nudge(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -115,7 +114,7 @@ class OutboxWorker:
         lease = timedelta(seconds=self.settings.outbox_lease_seconds)
         # A transcription may take minutes: one notice at a time then, so that none
         # waits behind others past its lease (and is sent twice).
-        limit = 1 if self.transcribing else 10
+        limit = 1 if self.settings.transcribing else 10
         pending = await asyncio.to_thread(store.claim, self.db, now=now, lease=lease, limit=limit)
         for email in pending:
             await self.deliver(email)
@@ -206,13 +205,9 @@ class OutboxWorker:
     async def prepare(self, pending: PendingNotice) -> tuple[Limits, Transcribed | None]:
         """What applies to the message's number, and its transcript (made now if it is
         the first notice of the message to go; None when transcription is off)."""
-        limits = effective(
-            pending.mailbox,
-            account_format=pending.account_format,
-            installation=self.settings.voicemail_limits,
-        )
+        limits = self.settings.limits_of(pending.mailbox, pending.account_format)
         transcript = pending.transcript
-        if transcript is None and self.transcribing:
+        if transcript is None and self.settings.transcribing:
             transcript = await asyncio.to_thread(
                 store.keep_transcript,
                 self.db,

@@ -32,7 +32,7 @@ import structlog
 
 from renvoi.audio import wav
 from renvoi.config import Settings
-from renvoi.domain.mailbox import LANGUAGES, Limits, effective
+from renvoi.domain.mailbox import LANGUAGES, Limits
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import (
     UNAVAILABLE,
@@ -318,13 +318,12 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
 
     async def setup(self, number: str) -> tuple[bytes | None, Limits]:
         """The number's own greeting (None: the default one), and the limits that apply
-        to its messages (``domain.mailbox.effective``)."""
-        installation = self.settings.voicemail_limits
+        to its messages (``Settings.limits_of``)."""
         try:
             own, settings, account_format = await asyncio.to_thread(store.setup_of, self.db, number)
         except (StoreError, NotFoundError):
-            return None, installation  # the installation's defaults will do
-        return own, effective(settings, account_format=account_format, installation=installation)
+            return None, self.settings.voicemail_limits  # the installation's will do
+        return own, self.settings.limits_of(settings, account_format)
 
     def on_cancel(self, cancel: sip.Message, source: Address, call: Call | None) -> None:
         if call is None:

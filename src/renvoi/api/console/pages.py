@@ -32,7 +32,7 @@ from renvoi.api.owned import changeable, owned_record, read_owned
 from renvoi.api.voicemail import greeting_heard
 from renvoi.domain.codes import Code, Language, message
 from renvoi.domain.language import preferred_language
-from renvoi.domain.mailbox import FIELDS, effective, parse_update
+from renvoi.domain.mailbox import FIELDS, parse_update
 from renvoi.domain.modes import Condition
 from renvoi.errors import ContractError
 from renvoi.store import accounts, calls, numbers, voicemail
@@ -287,9 +287,7 @@ async def _number_view(page: Page, record: NumberRecord) -> dict[str, Any]:
     own, account_format = await read_owned(
         lambda: voicemail.mailbox_of(services.db, e164, account_id=account_id)
     )
-    limits = effective(
-        own, account_format=account_format, installation=services.settings.voicemail_limits
-    )
+    limits = services.settings.limits_of(own, account_format)
     path = number_path(e164)
     fallbacks = []
     for condition, legend in CONDITIONS:

@@ -69,6 +69,18 @@ def current(context: typer.Context) -> Invocation:
     return invocation
 
 
+def value_or_clear(value: str | None, clear: bool, option: str) -> str | None:
+    """A setting's new value, or None with ``--clear``: exactly one of the two.
+
+    Raises:
+        typer.BadParameter: both, or neither (``option`` names the other, e.g.
+            ``--url URL``).
+    """
+    if (value is None) == (not clear):
+        raise typer.BadParameter(f"give exactly one of {option} or --clear")
+    return value
+
+
 def settings_error(exc: ValidationError) -> str:
     """The first thing wrong with the settings, in one line naming the variable."""
     first = exc.errors()[0]

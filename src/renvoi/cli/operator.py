@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from renvoi.cli.context import JsonOption, current
+from renvoi.cli.context import JsonOption, current, value_or_clear
 from renvoi.cli.output import emit
 
 db_app = typer.Typer(name="db", help="The database.", no_args_is_help=True)
@@ -103,8 +103,7 @@ def account_webhook(
     """Give an account a webhook of its own; its signing secret is shown only now."""
     from renvoi.store import accounts
 
-    if (url is None) == (not clear):
-        raise typer.BadParameter("give exactly one of --url URL or --clear")
+    url = value_or_clear(url, clear, "--url URL")
     emit(accounts.set_webhook(current(context).db, account_id, url), json_)
 
 
@@ -127,8 +126,7 @@ def account_audio(
     choice, through the API, comes first)."""
     from renvoi.store import accounts
 
-    if (audio_format is None) == (not clear):
-        raise typer.BadParameter("give exactly one of --format wav|mp3 or --clear")
+    audio_format = value_or_clear(audio_format, clear, "--format wav|mp3")
     emit(accounts.set_audio_format(current(context).db, account_id, audio_format), json_)
 
 
@@ -299,8 +297,7 @@ def number_route(
     """Set where the number's calls go when it is not forwarding (mode 0)."""
     from renvoi.store import numbers
 
-    if (sip is None) == (not clear):
-        raise typer.BadParameter("give exactly one of --sip URI or --clear")
+    sip = value_or_clear(sip, clear, "--sip URI")
     run = current(context)
     emit(numbers.set_sip_destination(run.db, number, sip, region=run.region), json_)
 

@@ -8,6 +8,7 @@ is known to be the caller's to change.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +17,7 @@ from starlette.responses import FileResponse, Response
 
 from renvoi.api.bodies import is_json, parse_fields, read_body
 from renvoi.api.conversions import ConversionError, refusal
-from renvoi.api.deps import CustomerDep, ServicesDep
+from renvoi.api.deps import CustomerDep, Services, ServicesDep
 from renvoi.api.envelope import envelope, render, request_format
 from renvoi.api.openapi import responses
 from renvoi.api.owned import (
@@ -95,16 +96,9 @@ async def get_voicemail_audio(
     """The recording as 16-bit PCM, 8 kHz, mono WAV, or with ``format=mp3`` as MP3; 13
     for an unknown message."""
     e164 = customer_number(services, number)
-    relative = await read_owned(
-        lambda: voicemail.message_audio(
-            services.db, e164, message_id, account_id=principal.account_id
-        )
-    )
-    path = services.settings.voicemail_dir / (relative or "")
-    if relative is None or not path.is_file():
-        raise ContractError(Code.NUMBER_NOT_FOUND)  # an unknown message: as an unknown number
+    path = await recording_of(services, e164, message_id, account_id=principal.account_id)
     if format == "mp3":
-        # LAME's C code: about 0.1 s of CPU per minute of audio (docs/voicemail.md).
+        # LAME's C code, a small fraction of a second a minute (docs/voicemail.md).
         kbps = services.settings.voicemail_mp3_kbps
         audio = await run_in_threadpool(
             lambda: mp3_of_pcm(pcm_of_wav(path.read_bytes()), kbps=kbps)
@@ -115,6 +109,24 @@ async def get_voicemail_audio(
             audio, media_type="audio/mpeg", headers={"Content-Disposition": disposition}
         )
     return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
+
+
+async def recording_of(
+    services: Services, e164: str, message_id: str, *, account_id: str
+) -> Path:
+    """Where one of the account's messages is recorded.
+
+    Raises:
+        ContractError: 13, an unknown message (or number, or another account's), or
+            one whose recording is gone: as an unknown number.
+    """
+    relative = await read_owned(
+        lambda: voicemail.message_audio(services.db, e164, message_id, account_id=account_id)
+    )
+    path = services.settings.voicemail_dir / (relative or "")
+    if relative is None or not path.is_file():
+        raise ContractError(Code.NUMBER_NOT_FOUND)
+    return path
 
 
 MAX_GREETING_UPLOAD = 8 * 1024 * 1024
@@ -181,7 +193,7 @@ async def get_greeting(
     return Response(audio, media_type="audio/wav")
 
 
-async def greeting_heard(services: ServicesDep, e164: str) -> bytes:
+async def greeting_heard(services: Services, e164: str) -> bytes:
     """What a number's callers hear, as a WAV: its own greeting, or the default one in
     its language (or French then English).
 

@@ -29,7 +29,7 @@ from renvoi.api.console.words import say
 from renvoi.api.conversions import ConversionError, refusal
 from renvoi.api.deps import Services, admit, check_address, services_of, usable
 from renvoi.api.owned import changeable, owned_record, read_owned
-from renvoi.api.voicemail import greeting_heard
+from renvoi.api.voicemail import greeting_heard, recording_of
 from renvoi.domain.codes import Code, Language, message
 from renvoi.domain.language import preferred_language
 from renvoi.domain.mailbox import FIELDS, parse_update
@@ -531,10 +531,7 @@ async def greeting_audio(request: Request, number: str) -> Response:
         record = await _audio_of(page, number)
         if record is None:
             return page.missing()
-        audio = await greeting_heard(page.services, record.number)
-        response = Response(audio, media_type="audio/wav")
-        response.headers["Content-Security-Policy"] = CSP
-        return response
+        return Response(await greeting_heard(page.services, record.number), media_type="audio/wav")
 
     return await guarded(page, handle)
 
@@ -548,18 +545,10 @@ async def message_audio(request: Request, number: str, message_id: str) -> Respo
         record = await _audio_of(page, number)
         if record is None or page.principal is None:
             return page.missing()
-        account_id = page.principal.account_id
-        relative = await read_owned(
-            lambda: voicemail.message_audio(
-                page.services.db, record.number, message_id, account_id=account_id
-            )
+        path = await recording_of(
+            page.services, record.number, message_id, account_id=page.principal.account_id
         )
-        path = page.services.settings.voicemail_dir / (relative or "")
-        if relative is None or not path.is_file():
-            return page.missing()
-        response = FileResponse(path, media_type="audio/wav")
-        response.headers["Content-Security-Policy"] = CSP
-        return response
+        return FileResponse(path, media_type="audio/wav")
 
     return await guarded(page, handle)
 

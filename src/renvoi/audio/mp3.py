@@ -1,8 +1,8 @@
 """Recordings as MP3 (LAME, through lameenc), for the emails of the numbers that choose it.
 
-Every phone plays MP3. 16 kbit/s keeps the whole telephone band (LAME low-passes at
-3.7 kHz there; at 8 kbit/s it cuts near 2 kHz, taking consonants with it) for about
-120 KB a minute, an eighth of the WAV's (docs/voicemail.md has the measurements).
+Every phone plays MP3. The default, 16 kbit/s, keeps the whole telephone band (at
+8 kbit/s LAME low-passes below it, taking consonants with it); docs/voicemail.md gives
+each bitrate's size and fidelity.
 """
 
 from __future__ import annotations
@@ -20,5 +20,5 @@ def mp3_of_pcm(pcm: bytes, *, kbps: int = 16) -> bytes:
     encoder.set_bit_rate(kbps)
     encoder.set_in_sample_rate(RATE)
     encoder.set_channels(1)
-    encoder.set_quality(2)  # LAME's "high quality": costs ~0.1 s of CPU a minute here
+    encoder.set_quality(2)  # LAME's "high quality"; its cost: docs/voicemail.md
     return bytes(encoder.encode(pcm) + encoder.flush())

@@ -48,8 +48,8 @@ class Transcriber(Protocol):
 
 class PocketSphinx:
     """CMU PocketSphinx with the US English model its PyPI package ships: no download,
-    about 0.5 s of CPU per second of audio here, and a high word error rate on telephone
-    audio (docs/voicemail.md), hence off unless the operator asks for it."""
+    but costly in CPU and inaccurate on telephone audio (docs/voicemail.md measures
+    both), hence off unless the operator asks for it."""
 
     languages = frozenset({"en"})
     MODEL_RATE = 16000  # the shipped model is wideband
@@ -148,7 +148,7 @@ def parse_models(value: str) -> dict[str, Path]:
 def _half_band(taps: int = 31) -> list[float]:
     """A half-band low-pass (windowed sinc, Hamming), only its taps that fall between the
     input samples: doubling the rate with it keeps the voice band clean where a linear
-    interpolation leaves images (PocketSphinx's error rate: 85 % against 89 %)."""
+    interpolation leaves images that raise PocketSphinx's error rate."""
     centre = (taps - 1) // 2
     return [
         math.sin(math.pi * k / 2)

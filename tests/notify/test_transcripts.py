@@ -25,6 +25,7 @@ from renvoi.audio.wav import wav_of_pcm
 from renvoi.config import Settings
 from renvoi.domain.mailbox import MailboxSettings
 from renvoi.notify.worker import OutboxWorker
+from renvoi.store import mailboxes
 from renvoi.store import voicemail as store
 from renvoi.store.database import Database
 from renvoi.voice.spool import write_durably
@@ -111,7 +112,7 @@ def test_an_mp3_attachment_decodes_to_the_recording(
 ) -> None:
     box, port = mailbox
     pcm = pcap_samples(PCAP)  # 7.08 s of a real voice
-    store.set_mailbox(database, A, MailboxSettings(audio_format="mp3"))
+    mailboxes.set_mailbox(database, A, MailboxSettings(audio_format="mp3"))
     queue(database, tmp_path, pcm)
     asyncio.run(worker(database, tmp_path, port).run_once())
     message = received(box)
@@ -130,7 +131,7 @@ def test_a_large_mp3_is_linked_in_its_format(
     database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    store.set_mailbox(database, A, MailboxSettings(audio_format="mp3"))
+    mailboxes.set_mailbox(database, A, MailboxSettings(audio_format="mp3"))
     queue(database, tmp_path, bytes(16000 * 5))
     asyncio.run(worker(database, tmp_path, port, voicemail_attach_max_bytes=100).run_once())
     message = received(box)
@@ -194,7 +195,7 @@ def test_the_email_says_what_became_of_the_transcript(
     english: str,
 ) -> None:
     box, port = mailbox
-    store.set_mailbox(database, A, MailboxSettings(language=language))
+    mailboxes.set_mailbox(database, A, MailboxSettings(language=language))
     queue(database, tmp_path, bytes(16000))
     asyncio.run(worker(database, tmp_path, port, transcriber=engine).run_once())
     text = text_of(received(box))
@@ -205,7 +206,7 @@ def test_an_unreadable_recording_is_emailed_without_a_transcript_once(
     database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    store.set_mailbox(database, A, MailboxSettings(language="en"))
+    mailboxes.set_mailbox(database, A, MailboxSettings(language="en"))
     queue(database, tmp_path, bytes(16000))
     (tmp_path / "voicemail" / "m1.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     sender = worker(database, tmp_path, port, transcriber="tests.notify.engines:echo")
@@ -219,7 +220,7 @@ def test_a_transcription_past_its_cpu_time_is_stopped_and_the_email_goes_once(
     database: Database, tenant: Tenant, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    store.set_mailbox(database, A, MailboxSettings(language="en"))
+    mailboxes.set_mailbox(database, A, MailboxSettings(language="en"))
     queue(database, tmp_path, bytes(16000))
     sender = worker(
         database,
@@ -244,7 +245,7 @@ def test_pocketsphinx_transcribes_english_into_the_email_the_event_and_the_api(
     but they are the engine's, made once, and the same everywhere they are shown."""
     box, port = mailbox
     pcm = speak(SENTENCE, language="en")
-    store.set_mailbox(database, A, MailboxSettings(language="en"))
+    mailboxes.set_mailbox(database, A, MailboxSettings(language="en"))
     queue(database, tmp_path, pcm)
     asyncio.run(worker(database, tmp_path, port, transcriber="pocketsphinx").run_once())
     engine = subprocess.run(

@@ -36,7 +36,7 @@ from renvoi.domain.codes import Code
 from renvoi.domain.mailbox import FIELDS, MailboxSettings, parse_update
 from renvoi.domain.voicemail import transcript_json
 from renvoi.errors import ContractError
-from renvoi.store import voicemail
+from renvoi.store import mailboxes, voicemail
 from renvoi.store.records import as_json
 
 router = APIRouter(prefix="/v1/vn", tags=["voicemail"])
@@ -111,9 +111,7 @@ async def get_voicemail_audio(
     return FileResponse(path, media_type="audio/wav", filename=f"{message_id}.wav")
 
 
-async def recording_of(
-    services: Services, e164: str, message_id: str, *, account_id: str
-) -> Path:
+async def recording_of(services: Services, e164: str, message_id: str, *, account_id: str) -> Path:
     """Where one of the account's messages is recorded.
 
     Raises:
@@ -170,7 +168,7 @@ async def put_greeting(
     except ConversionError as exc:
         raise refusal(exc) from exc
     await read_owned(
-        lambda: voicemail.set_greeting(
+        lambda: mailboxes.set_greeting(
             services.db, record.number, pcm, now=datetime.now(UTC), account_id=principal.account_id
         )
     )
@@ -200,7 +198,7 @@ async def greeting_heard(services: Services, e164: str) -> bytes:
     Raises:
         ContractError: 13, the number left the platform meanwhile.
     """
-    own, settings, account_format = await read_owned(lambda: voicemail.setup_of(services.db, e164))
+    own, settings, account_format = await read_owned(lambda: mailboxes.setup_of(services.db, e164))
     limits = services.settings.limits_of(settings, account_format)
     return wav.wav_of_pcm(own if own is not None else wav.default_greeting(limits.language))
 
@@ -216,7 +214,7 @@ async def delete_greeting(
     """Remove the number's own greeting."""
     record = changeable(await owned_record(services, principal, number))
     await read_owned(
-        lambda: voicemail.set_greeting(
+        lambda: mailboxes.set_greeting(
             services.db, record.number, None, now=datetime.now(UTC), account_id=principal.account_id
         )
     )
@@ -275,7 +273,7 @@ async def get_settings(
     installation's)."""
     record = await owned_record(services, principal, number)
     own, account_format = await read_owned(
-        lambda: voicemail.mailbox_of(services.db, record.number, account_id=principal.account_id)
+        lambda: mailboxes.mailbox_of(services.db, record.number, account_id=principal.account_id)
     )
     return _settings_answer(request, services, record.number, own, account_format)
 
@@ -309,11 +307,11 @@ async def put_settings(
         raise ContractError(Code.BAD_REQUEST, detail="unknown_setting")
     installation = services.settings.voicemail_limits
     own, account_format = await read_owned(
-        lambda: voicemail.mailbox_of(services.db, record.number, account_id=principal.account_id)
+        lambda: mailboxes.mailbox_of(services.db, record.number, account_id=principal.account_id)
     )
     updated = parse_update(fields, own, installation=installation)
     await read_owned(
-        lambda: voicemail.set_mailbox(
+        lambda: mailboxes.set_mailbox(
             services.db, record.number, updated, account_id=principal.account_id
         )
     )

@@ -42,8 +42,7 @@ from renvoi.domain.routing import (
     mailbox_of,
 )
 from renvoi.errors import NotFoundError, ServiceError, StoreError
-from renvoi.store import calls
-from renvoi.store import voicemail as store
+from renvoi.store import calls, mailboxes
 from renvoi.store.database import Database
 from renvoi.voice import session
 from renvoi.voice.dialog import T1, Address, Call, retransmit_ok, send_bye
@@ -320,7 +319,9 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
         """The number's own greeting (None: the default one), and the limits that apply
         to its messages (``Settings.limits_of``)."""
         try:
-            own, settings, account_format = await asyncio.to_thread(store.setup_of, self.db, number)
+            own, settings, account_format = await asyncio.to_thread(
+                mailboxes.setup_of, self.db, number
+            )
         except (StoreError, NotFoundError):
             return None, self.settings.voicemail_limits  # the installation's will do
         return own, self.settings.limits_of(settings, account_format)

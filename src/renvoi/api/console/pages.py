@@ -35,7 +35,7 @@ from renvoi.domain.language import preferred_language
 from renvoi.domain.mailbox import FIELDS, parse_update
 from renvoi.domain.modes import Condition
 from renvoi.errors import ContractError
-from renvoi.store import accounts, calls, numbers, voicemail
+from renvoi.store import accounts, calls, mailboxes, numbers, voicemail
 from renvoi.store.records import NumberRecord, Principal
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -285,7 +285,7 @@ async def _number_view(page: Page, record: NumberRecord) -> dict[str, Any]:
         )
     )
     own, account_format = await read_owned(
-        lambda: voicemail.mailbox_of(services.db, e164, account_id=account_id)
+        lambda: mailboxes.mailbox_of(services.db, e164, account_id=account_id)
     )
     limits = services.settings.limits_of(own, account_format)
     path = number_path(e164)
@@ -451,11 +451,11 @@ async def post_voicemail_settings(request: Request, number: str) -> Response:
         services, account_id = page.services, page.principal.account_id
         fields = {name: form.get(name, "") for name in FIELDS}
         own, _ = await read_owned(
-            lambda: voicemail.mailbox_of(services.db, record.number, account_id=account_id)
+            lambda: mailboxes.mailbox_of(services.db, record.number, account_id=account_id)
         )
         updated = parse_update(fields, own, installation=services.settings.voicemail_limits)
         await read_owned(
-            lambda: voicemail.set_mailbox(
+            lambda: mailboxes.set_mailbox(
                 services.db, record.number, updated, account_id=account_id
             )
         )
@@ -502,7 +502,7 @@ async def _set_greeting(page: Page, record: NumberRecord, pcm: bytes | None) -> 
     assert page.principal is not None
     account_id = page.principal.account_id
     await read_owned(
-        lambda: voicemail.set_greeting(
+        lambda: mailboxes.set_greeting(
             page.services.db, record.number, pcm, now=datetime.now(UTC), account_id=account_id
         )
     )

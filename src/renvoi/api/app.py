@@ -23,7 +23,7 @@ from renvoi import __version__
 from renvoi.api import admin, callforward, errors, health, history, monitoring, routing
 from renvoi.api import calls as calls_api
 from renvoi.api import voicemail as voicemail_api
-from renvoi.api.console import pages
+from renvoi.api.console import page, pages
 from renvoi.api.console.session import Sessions
 from renvoi.api.conversions import Conversions
 from renvoi.api.deps import Services
@@ -201,5 +201,5 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     if settings.console:
         app.state.console_sessions = Sessions(settings)
         app.include_router(pages.router)
-        app.mount("/console/static", pages.static_files(), name="console-static")
+        app.mount("/console/static", page.static_files(), name="console-static")
     return app

@@ -107,7 +107,7 @@ async def route(request: Request) -> Response:
         state, diversions=count_diversions(query.get("diversion")), targets=services.sip_targets
     )
     call_id = _call_id(request)
-    if call_id and e164 and decision is not NOT_FOUND:
+    if call_id and e164 and decision != NOT_FOUND:
         services.call_log.routed(
             e164=e164, call_id=call_id, caller=_caller(request), route=decision
         )

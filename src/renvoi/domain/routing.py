@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from renvoi.domain.conditions import CONDITION_OF_REASON, DIVERSION_REASON
 from renvoi.domain.modes import NO_FALLBACKS, Condition, Fallbacks, Mode, Setting
 
 # voice.md: a call already diverted this many times is a loop between platforms (482).
 MAX_DIVERSIONS = 5
+# Diversion headers longer than this (every value, joined) count as a loop: five real
+# entries take a few hundred characters, and the proxy counts them character by
+# character.
+MAX_DIVERSION_TEXT = 4096
 
 Action = Literal["forward", "voicemail", "normal", "reject"]
 
@@ -97,6 +101,8 @@ def count_diversions(header: str | None) -> int:
     Args:
         header: every ``Diversion`` header's value joined by commas, or None.
     """
+    if header is not None and len(header) > MAX_DIVERSION_TEXT:
+        return MAX_DIVERSIONS
     return len(split_header_list(header or ""))
 
 
@@ -150,41 +156,181 @@ def decide_route(state: RouteState | None, *, diversions: int, targets: SipTarge
     """
     if diversions >= MAX_DIVERSIONS:
         return LOOP
+    return render(plan_of(state), state.number if state else "", targets)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What any call to a number does, before the two things a plan leaves out: the
+    call's own Diversion entries (the loop guard) and the installation's addresses.
+
+    This is what Kamailio holds per number (``encode_plan``): each proxy applies it with
+    its own trunk, voicemail and proxy addresses, as ``render`` does. ``target`` is the
+    destination number of a forward, or the SIP URI of a normal call; ``fallbacks``
+    the setting of each condition that has one.
+    """
+
+    action: Action
+    status: int = 0
+    reason: str = ""
+    target: str | None = None
+    fallbacks: tuple[tuple[Condition, Setting], ...] = ()
+    ring_seconds: int = 0
+    diverted: Condition | None = None
+
+
+def _refusal(route: Route) -> Plan:
+    return Plan("reject", route.status, route.reason)
+
+
+def plan_of(state: RouteState | None) -> Plan:
+    """The plan of a number's calls (None: not on the platform)."""
     refused = _refused(state)
     if refused is not None or state is None:
-        return refused or NOT_FOUND
+        return _refusal(refused or NOT_FOUND)
     setting = state.setting
     if setting.mode is Mode.VOICEMAIL:
         # Answered by itself: its fallbacks are kept, unused.
-        return Route("voicemail", uri=f"sip:{state.number}@{targets.voicemail}")
-    fallbacks: tuple[tuple[Condition, Divert], ...] = ()
+        return Plan("voicemail")
+    fallbacks: tuple[tuple[Condition, Setting], ...] = ()
     ring_seconds = 0
-    if state.fallbacks != NO_FALLBACKS:  # most numbers: nothing to build on every call
+    if state.fallbacks != NO_FALLBACKS:  # most numbers: nothing to build
         fallbacks = tuple(
-            (condition, divert(state.number, condition, fallback, targets))
-            for condition, fallback in state.fallbacks.set()
+            (condition, _leg(setting)) for condition, setting in state.fallbacks.set()
         )
         if state.fallbacks.no_answer.mode is not Mode.OFF:
             ring_seconds = state.fallbacks.ring_seconds
     if setting.mode is Mode.FORWARD and setting.param:
-        return Route(
-            "forward",
-            uri=_trunk(setting.param, targets),
-            diversion=f"<sip:{state.number}@{targets.proxy}>;reason=unconditional",
-            fallbacks=fallbacks,
-            ring_seconds=ring_seconds,
-        )
+        return Plan("forward", target=setting.param, fallbacks=fallbacks, ring_seconds=ring_seconds)
     if state.sip_destination:
-        return Route(
-            "normal", uri=state.sip_destination, fallbacks=fallbacks, ring_seconds=ring_seconds
+        return Plan(
+            "normal", target=state.sip_destination, fallbacks=fallbacks, ring_seconds=ring_seconds
         )
     # No destination to ring: unavailable at once, and its fallback taken at once.
     fallback = state.fallbacks.unavailable
     if fallback.mode is Mode.OFF:
-        return UNAVAILABLE
-    taken = divert(state.number, Condition.UNAVAILABLE, fallback, targets)
-    action: Action = "forward" if fallback.mode is Mode.FORWARD else "voicemail"
-    return Route(action, uri=taken.uri, diversion=taken.diversion, diverted=Condition.UNAVAILABLE)
+        return _refusal(UNAVAILABLE)
+    leg = _leg(fallback)
+    if leg.mode is Mode.FORWARD:
+        return Plan("forward", target=leg.param, diverted=Condition.UNAVAILABLE)
+    return Plan("voicemail", diverted=Condition.UNAVAILABLE)
+
+
+def _leg(fallback: Setting) -> Setting:
+    """Where a fallback takes a call, as a plan holds it: the number a forward goes to,
+    or the number's own voicemail (its mailbox's address is the voicemail endpoint's
+    business, not the proxy's)."""
+    if fallback.mode is Mode.FORWARD and fallback.param:
+        return fallback
+    return Setting(Mode.VOICEMAIL, None)
+
+
+def render(plan: Plan, number: str, targets: SipTargets) -> Route:
+    """A plan applied with an installation's addresses: what Kamailio does with the
+    plan it holds (``kamailio.cfg``, route ``DECIDE``)."""
+    if plan.action == "reject":
+        return Route("reject", plan.status, plan.reason)
+    fallbacks = tuple(
+        (condition, divert(number, condition, setting, targets))
+        for condition, setting in plan.fallbacks
+    )
+    if plan.action == "normal":
+        uri = plan.target or ""
+        return Route("normal", uri=uri, fallbacks=fallbacks, ring_seconds=plan.ring_seconds)
+    if plan.action == "forward":
+        uri = _trunk(plan.target or "", targets)
+    else:
+        uri = f"sip:{number}@{targets.voicemail}"
+    reason = DIVERSION_REASON[plan.diverted] if plan.diverted else UNCONDITIONAL
+    diversion = f"<sip:{number}@{targets.proxy}>;reason={reason}"
+    if plan.action == "voicemail" and plan.diverted is None:
+        diversion = ""  # the number's own voicemail: nothing diverted it
+    return Route(
+        plan.action,
+        uri=uri,
+        diversion=diversion or None,
+        fallbacks=fallbacks,
+        ring_seconds=plan.ring_seconds,
+        diverted=plan.diverted,
+    )
+
+
+# A plan as Kamailio holds it: its fields joined by PLAN_SEPARATOR, in this order. A
+# fallback is empty (none), VOICEMAIL_FALLBACK, or the number a forward goes to.
+PLAN_SEPARATOR = "|"
+PLAN_FIELDS = (
+    "action",
+    "status",
+    "reason",
+    "target",
+    "ring_seconds",
+    "busy",
+    "no_answer",
+    "unavailable",
+    "diverted",
+)
+VOICEMAIL_FALLBACK = "voicemail"
+UNCONDITIONAL = "unconditional"
+_PLAN_CONDITIONS = (Condition.BUSY, Condition.NO_ANSWER, Condition.UNAVAILABLE)
+
+
+def encode_plan(plan: Plan) -> str:
+    """The plan as one line for Kamailio's ``htable``. A separator in a SIP URI is sent
+    percent-escaped (RFC 3261 §19.1.4: the same URI), so the fields split exactly."""
+    fallbacks = dict(plan.fallbacks)
+    fields = [
+        plan.action,
+        str(plan.status),
+        plan.reason,
+        (plan.target or "").replace(PLAN_SEPARATOR, "%7C"),
+        str(plan.ring_seconds),
+        *(_fallback_field(fallbacks.get(condition)) for condition in _PLAN_CONDITIONS),
+        plan.diverted.value if plan.diverted else "",
+    ]
+    return PLAN_SEPARATOR.join(fields)
+
+
+def _fallback_field(setting: Setting | None) -> str:
+    if setting is None or setting.mode is Mode.OFF:
+        return ""
+    if setting.mode is Mode.FORWARD and setting.param:
+        return setting.param
+    return VOICEMAIL_FALLBACK
+
+
+def decode_plan(text: str) -> Plan:
+    """``encode_plan``'s line read back, as Kamailio reads it (the reference for its
+    configuration, in the tests).
+
+    Raises:
+        ValueError: not a line ``encode_plan`` writes.
+    """
+    fields = text.split(PLAN_SEPARATOR)
+    if len(fields) != len(PLAN_FIELDS):
+        raise ValueError(f"a plan has {len(PLAN_FIELDS)} fields: {text!r}")
+    action, status, reason, target, ring, *fallbacks, diverted = fields
+    if action not in ("forward", "voicemail", "normal", "reject"):
+        raise ValueError(f"no such action: {action!r}")
+    settings = (
+        (condition, _fallback_setting(field))
+        for condition, field in zip(_PLAN_CONDITIONS, fallbacks, strict=True)
+        if field
+    )
+    return Plan(
+        cast("Action", action),
+        int(status),
+        reason,
+        target.replace("%7C", PLAN_SEPARATOR) or None,
+        tuple(settings),
+        int(ring),
+        Condition.named(diverted),
+    )
+
+
+def _fallback_setting(field: str) -> Setting:
+    if field == VOICEMAIL_FALLBACK:
+        return Setting(Mode.VOICEMAIL, None)
+    return Setting(Mode.FORWARD, field)
 
 
 def divert(number: str, condition: Condition, fallback: Setting, targets: SipTargets) -> Divert:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 from starlette.types import Receive, Scope, Send
 
@@ -33,8 +33,9 @@ from renvoi.config import Settings
 from renvoi.domain.callforward import Command
 from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.routing import SipTargets, decide_route
-from renvoi.store import accounts, calls, forwarding, numbers
+from renvoi.store import accounts, calls, forwarding, numbers, routetable
 from renvoi.store.database import Database
+from renvoi.store.models import Number
 from renvoi.store.records import Principal
 
 PG_ADMIN_URL = os.environ.get(
@@ -93,7 +94,7 @@ def forward(db: Database, tenant: Tenant, e164: str, destination: str) -> None:
 def record_call(db: Database, e164: str, call_id: str, caller: str | None) -> None:
     """Record a call to ``e164`` routed as its state decides now, as the route endpoint's
     call log would."""
-    route = decide_route(calls.route_state(db, e164), diversions=0, targets=TARGETS)
+    route = decide_route(routetable.route_state(db, e164), diversions=0, targets=TARGETS)
     with db.write() as conn:
         calls.insert_calls(
             db, conn, [calls.NewCall(e164, call_id, caller, route, datetime.now(UTC))]
@@ -106,6 +107,30 @@ def make_tenant(db: Database, name: str, phone_numbers: list[str]) -> Tenant:
     for number in phone_numbers:
         numbers.add_number(db, number, account_id=created.id, region="FR")
     return Tenant(created.id, created.api_key, key.id, list(phone_numbers))
+
+
+def add_numbers(db: Database, account_id: str, first: int, count: int, forward_to: str) -> int:
+    """``count`` numbers (``+first`` and on) forwarding to ``forward_to``, straight in
+    the tables, with their plans under one new generation (``routetable.publish_all``),
+    returned: a million in seconds, for the benchmark and the catch-up tests."""
+    at = datetime.now(UTC)
+    rows = [
+        {
+            "e164": f"+{first + i}",
+            "account_id": account_id,
+            "voice": True,
+            "suspended": False,
+            "mode": Mode.FORWARD,
+            "param": forward_to,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for i in range(count)
+    ]
+    with db.write() as conn:
+        for start in range(0, count, 50_000):
+            conn.execute(insert(Number), rows[start : start + 50_000])
+        return routetable.publish_all(conn)
 
 
 def _ephemeral_low() -> int:

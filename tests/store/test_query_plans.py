@@ -18,7 +18,7 @@ from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import sqlite
 
 from renvoi.domain.modes import Condition
-from renvoi.store import accounts, calls, fallbacks, forwarding, numbers, statecache
+from renvoi.store import accounts, calls, fallbacks, forwarding, numbers, routetable, statecache
 from renvoi.store.database import Database
 from renvoi.store.migrate import upgrade
 
@@ -27,7 +27,7 @@ E164 = {"b_e164": "+33757000001"}
 REQUEST_PATH: dict[str, tuple[ClauseElement, dict[str, Any]]] = {
     "API key (contract check 2)": (accounts.principal_of.statement, {"b_hash": "x"}),
     "number read": (numbers.record_of.statement, E164),
-    "route of a call": (calls.route_state.statement, E164),
+    "route of a call": (routetable.route_state.statement, E164),
     "number locked for a change": (
         forwarding._LOCKED_STATE,
         {**E164, "b_destination": "+33757000002"},

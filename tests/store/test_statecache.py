@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.routing import RouteState, decide_route
-from renvoi.store import accounts, calls
+from renvoi.store import accounts, calls, routetable
 from renvoi.store.database import Database
 from renvoi.store.statecache import KEEP_EVENTS, MISSING, Shelf, StateCache, announce
 from tests.harness import TARGETS, Tenant, forward
@@ -29,7 +29,7 @@ class Shelves:
     def __init__(self, database: Database) -> None:
         self.cache = StateCache(database)
         self.routes = self.cache.shelf(
-            calls.route_state,
+            routetable.route_state,
             per_number=True,
             keep_missing=True,
             exact_only=False,
@@ -70,7 +70,7 @@ def other(database_url: str) -> Iterator[Database]:
 
 def fill(shelf: Shelf[RouteState | None], database: Database, e164: str = A) -> None:
     generation = shelf._cache.generation
-    shelf.put(e164, calls.route_state(database, e164), generation)
+    shelf.put(e164, routetable.route_state(database, e164), generation)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -132,7 +132,7 @@ def test_a_load_older_than_an_invalidation_is_not_kept(
     shelves: Shelves, database: Database
 ) -> None:
     generation = shelves.cache.generation
-    stale = calls.route_state(database, A)
+    stale = routetable.route_state(database, A)
     shelves.cache.invalidate(A)
     shelves.routes.put(A, stale, generation)
     assert shelves.routes.get(A) is MISSING
@@ -142,9 +142,9 @@ def test_disabled_cache_keeps_nothing(
     database: Database, tenant: Tenant, loop: BlockingPortal
 ) -> None:
     off = StateCache(database, enabled=False)
-    routes = off.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
+    routes = off.shelf(routetable.route_state, per_number=True, keep_missing=True, exact_only=False)
     loop.call(off.start)
-    routes.put(A, calls.route_state(database, A), off.generation)
+    routes.put(A, routetable.route_state(database, A), off.generation)
     assert routes.get(A) is MISSING
     loop.call(off.close)
 
@@ -199,7 +199,9 @@ def test_a_full_shelf_lets_its_oldest_entry_go(
 ) -> None:
     """The soak's flat memory: a process never keeps more than ``entries`` per shelf."""
     small = StateCache(database, entries=2)
-    routes = small.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
+    routes = small.shelf(
+        routetable.route_state, per_number=True, keep_missing=True, exact_only=False
+    )
     loop.call(small.start)
     try:
         assert wait_until_forgotten(routes, A)
@@ -256,7 +258,9 @@ def test_a_silent_server_stops_the_cache_serving_until_it_answers_again(
     loop.call(proxy.start)
     through = Database(url.set(port=proxy.port).render_as_string(hide_password=False))
     cache = StateCache(through, heartbeat=0.2)
-    routes = cache.shelf(calls.route_state, per_number=True, keep_missing=True, exact_only=False)
+    routes = cache.shelf(
+        routetable.route_state, per_number=True, keep_missing=True, exact_only=False
+    )
     loop.call(cache.start)
     try:
         assert wait_until_forgotten(routes, A)  # connected

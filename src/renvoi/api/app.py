@@ -34,7 +34,7 @@ from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
-from renvoi.store import accounts, calls, numbers
+from renvoi.store import accounts, numbers, routetable
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database, open_database
 from renvoi.store.groupcommit import Writer
@@ -128,7 +128,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         refused=settings.refused_types,
         cache=cache,
         routes=cache.shelf(
-            calls.route_state,
+            routetable.route_state,
             per_number=True,
             keep_missing=True,
             exact_only=False,

@@ -1,6 +1,4 @@
-"""Routing reads and call records: what the route endpoint and Kamailio's reports need.
-
-``route_state`` is the one query on a call's path (behind the route cache). The call
+"""Call records: what the route endpoint and Kamailio's reports write. The call
 records are written when a call is routed, answered or refused, and ended: by
 ``calllog.CallLog``, in batches, with these functions.
 """
@@ -31,40 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from renvoi.domain.modes import Mode, Setting
-from renvoi.domain.routing import Route, RouteState
+from renvoi.domain.routing import Route
 from renvoi.store.database import BATCH_ROWS, Database
 from renvoi.store.models import Call, Number, UTCDateTime
-from renvoi.store.numbers import FALLBACK_COLUMNS, fallbacks_from_row, newest
-from renvoi.store.pointread import PointRead
+from renvoi.store.numbers import newest
 from renvoi.store.records import CallRecord
-
-_ROUTE_STATE = select(
-    Number.suspended,
-    Number.voice,
-    Number.mode,
-    Number.param,
-    Number.sip_destination,
-    *FALLBACK_COLUMNS,
-).where(Number.e164 == bindparam("b_e164"))
-
-
-def _route_state(e164: str, row: tuple[Any, ...]) -> RouteState:
-    suspended, voice, mode, param, sip_destination = row[:5]
-    return RouteState(
-        number=e164,
-        suspended=suspended,
-        voice=voice,
-        setting=Setting(Mode(mode), param),
-        sip_destination=sip_destination,
-        fallbacks=fallbacks_from_row(row[5:]),
-    )
-
-
-# ``route_state(db, e164)``: the routing state of a number, or None when it is not on
-# the platform.
-route_state = PointRead(_ROUTE_STATE, "b_e164", _route_state)
-
 
 # Built once: these run for every call, and a prebuilt statement skips SQLAlchemy's
 # per-execution construction. Each comes twice (``Database.execute_batch``), from the same

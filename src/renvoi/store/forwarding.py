@@ -34,12 +34,14 @@ from renvoi.domain.modes import Mode, Setting
 from renvoi.domain.webhooks import FORWARDING_CHANGED, event_body
 from renvoi.store.database import Database
 from renvoi.store.models import Change, Number
-from renvoi.store.numbers import (
-    FALLBACK_COLUMNS,
-    fallbacks_from_row,
-)
 from renvoi.store.records import Principal
-from renvoi.store.statecache import announce, announcing, notice
+from renvoi.store.routetable import (
+    FALLBACK_COLUMNS,
+    announce_route,
+    fallbacks_from_row,
+    publish,
+)
+from renvoi.store.statecache import announcing, notice
 from renvoi.store.voicemail import queue_event
 
 # PostgreSQL advisory lock taken by changes that forward to another platform number, so
@@ -60,6 +62,7 @@ STATE = select(
     Number.param,
     select(DESTINATION.id).where(DESTINATION.e164 == bindparam("b_destination")).scalar_subquery(),
     *FALLBACK_COLUMNS,
+    Number.sip_destination,  # last: what the lock-free path needs to publish the change
 ).where(Number.e164 == bindparam("b_e164"))
 _LOCKED_STATE = STATE.with_for_update(of=Number)
 # Where a number's calls may be forwarded (the loop walk's step): its primary setting
@@ -197,17 +200,19 @@ def write_change(
     statements: tuple[ClauseElement, ClauseElement, ClauseElement],
     params: dict[str, Any],
 ) -> None:
-    """A change's update and history row, and the notice to the route caches
-    (``statements``: the update, the row, and both with the notice as one statement):
-    on SQLite one by one (in-process: a statement costs no round trip), on PostgreSQL
-    in one round trip."""
+    """A change's update and history row, the notice to the route caches
+    (``statements``: the update, the row, and both with the notice as one statement),
+    then the number's row for Kamailio (``routetable.publish``, last: it holds the
+    generation's lock until the commit): on SQLite one by one (in-process: a statement
+    costs no round trip), on PostgreSQL the first three in one round trip."""
     update_, record, announced = statements
     if db.is_sqlite:
         db.execute(conn, update_, params)
         db.execute(conn, record, params)
-        announce(db, conn, e164)
+        announce_route(db, conn, e164)
     else:
         db.execute(conn, announced, {**params, **notice(e164)})
+        publish(db, conn, e164)
 
 
 def tell_webhook(
@@ -245,7 +250,7 @@ def state_of(e164: str, row: Sequence[Any] | None) -> tuple[int, NumberState | N
         suspended=suspended,
         voice=voice,
         setting=Setting(Mode(mode), param),
-        fallbacks=fallbacks_from_row(row[7:]),
+        fallbacks=fallbacks_from_row(row[7 : 7 + len(FALLBACK_COLUMNS)]),
     )
     return number_id, state, destination_id
 

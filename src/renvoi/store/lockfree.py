@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, func, insert, select, update
 
-from renvoi.domain.callforward import Hop, decide
+from renvoi.domain.callforward import Hop, NumberState, decide
 from renvoi.domain.modes import Setting
+from renvoi.domain.routing import RouteState, plan_of
 from renvoi.store.accounts import principal_of
 from renvoi.store.database import AnySelect, Database
 from renvoi.store.forwarding import (
@@ -37,6 +38,7 @@ from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Change, Number
 from renvoi.store.numbers import RECORD_COLUMNS, record_from_row
 from renvoi.store.records import NumberRecord, Principal
+from renvoi.store.routetable import plan_params, publishing
 from renvoi.store.statecache import notice
 
 # PostgreSQL, outside a transaction: the same, only if the number is still in the state
@@ -76,6 +78,7 @@ _CHANGE_IF_UNCHANGED = (
         )
         .cte("recorded")
     )
+    .add_cte(publishing(_CHANGED_IF_UNCHANGED))
 )
 
 # PostgreSQL: a customer's request reads its API key and its number in one round trip
@@ -203,6 +206,7 @@ async def apply_forwarding_unlocked(
     assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
+    sip = read.row[-1] if read.row is not None else None  # STATE's last column
     change = {
         "b_destination": destination,
         **change_params(number_id, state, wanted, principal=principal, now=now),
@@ -210,6 +214,7 @@ async def apply_forwarding_unlocked(
         "b_suspended": state.suspended,
         "b_voice": state.voice,
         **notice(e164),
+        **plan_params(e164, plan_of(replace_setting(state, wanted, sip_destination=sip))),
     }
     if await db.write_one_async(_CHANGE_IF_UNCHANGED, change) is None:
         return None
@@ -219,3 +224,17 @@ async def apply_forwarding_unlocked(
 def _outside(_number: str) -> list[Hop]:
     """``next_hops`` where the destination is not on the platform."""
     return []
+
+
+def replace_setting(
+    state: NumberState, wanted: Setting, *, sip_destination: str | None
+) -> RouteState:
+    """What routing will know of a number once ``wanted`` is its setting."""
+    return RouteState(
+        number=state.number,
+        suspended=state.suspended,
+        voice=state.voice,
+        setting=wanted,
+        sip_destination=sip_destination,
+        fallbacks=state.fallbacks,
+    )

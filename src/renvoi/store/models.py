@@ -187,6 +187,27 @@ class CacheEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class KamailioRoute(Base):
+    """What Kamailio holds of one number: the plan of its calls (``domain.routing``), or
+    the generation of the last change (the row ``GENERATION_KEY``; ``store/routetable.py``).
+
+    The columns are htable's own, which Kamailio loads at start as they are; ``version``
+    is the generation of the change that wrote the row, for Kamailio's catch-up. A
+    number taken off the platform keeps its row, refusing calls, so that a catch-up
+    hears of it.
+    """
+
+    __tablename__ = "kamailio_routes"
+    __table_args__ = (Index("kamailio_routes_version", "version"),)
+
+    key_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_type: Mapped[int] = mapped_column(Integer, server_default="0")
+    value_type: Mapped[int] = mapped_column(Integer, server_default="0")
+    key_value: Mapped[str] = mapped_column(String(1024))
+    expires: Mapped[int] = mapped_column(Integer, server_default="0")
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class Voicemail(Base):
     """A recorded message: who called which number, when, and where its audio is."""
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from renvoi.domain.modes import Fallbacks, Mode, Setting
+from renvoi.domain.modes import Mode
 from renvoi.domain.numbers import normalize_number
 from renvoi.domain.routing import is_sip_uri
 from renvoi.errors import AlreadyExistsError, InvalidValueError, NotFoundError
@@ -21,19 +21,7 @@ from renvoi.store.database import Database
 from renvoi.store.models import Account, Call, Change, Number, Voicemail
 from renvoi.store.pointread import PointRead
 from renvoi.store.records import ChangeRecord, NumberRecord
-from renvoi.store.statecache import announce
-
-# A number's fallbacks (``fallbacks_from_row``), at the end of the statements that
-# need them.
-FALLBACK_COLUMNS = (
-    Number.busy_mode,
-    Number.busy_param,
-    Number.no_answer_mode,
-    Number.no_answer_param,
-    Number.unavailable_mode,
-    Number.unavailable_param,
-    Number.ring_seconds,
-)
+from renvoi.store.routetable import FALLBACK_COLUMNS, announce_route, fallbacks_from_row
 
 RECORD_COLUMNS = (
     Number.e164,
@@ -46,17 +34,6 @@ RECORD_COLUMNS = (
     Number.sip_destination,
     *FALLBACK_COLUMNS,
 )
-
-
-def fallbacks_from_row(row: Sequence[Any]) -> Fallbacks:
-    """A number's fallbacks from the values of ``FALLBACK_COLUMNS``."""
-    busy, busy_to, no_answer, no_answer_to, unavailable, unavailable_to, ring = row
-    return Fallbacks(
-        busy=Setting(Mode(busy), busy_to),
-        no_answer=Setting(Mode(no_answer), no_answer_to),
-        unavailable=Setting(Mode(unavailable), unavailable_to),
-        ring_seconds=ring,
-    )
 
 
 _CHANGE_COLUMNS = (
@@ -140,7 +117,7 @@ def add_number(
                 )
         except IntegrityError as exc:
             raise AlreadyExistsError(f"{e164} is on the platform already") from exc
-        announce(db, conn, e164)
+        announce_route(db, conn, e164)
         return _get(conn, e164)
 
 
@@ -253,7 +230,7 @@ def _update(db: Database, e164: str, *, now: datetime | None, **values: object) 
             .where(Number.e164 == e164)
             .values(**values, updated_at=now or datetime.now(UTC))
         )
-        announce(db, conn, e164)
+        announce_route(db, conn, e164)
         return _get(conn, e164)
 
 
@@ -270,7 +247,7 @@ def remove_number(db: Database, raw: str, *, region: str) -> NumberRecord:
         number_id = conn.scalar(select(Number.id).where(Number.e164 == e164))
         conn.execute(delete(Change).where(Change.number_id == number_id))
         conn.execute(delete(Number).where(Number.id == number_id))
-        announce(db, conn, e164)
+        announce_route(db, conn, e164)
         return replace(record, status="removed")
 
 

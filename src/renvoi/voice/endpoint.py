@@ -42,7 +42,7 @@ from renvoi.domain.routing import (
     mailbox_of,
 )
 from renvoi.errors import NotFoundError, ServiceError, StoreError
-from renvoi.store import calls, mailboxes
+from renvoi.store import mailboxes, routetable
 from renvoi.store.database import Database
 from renvoi.voice import session
 from renvoi.voice.dialog import T1, Address, Call, retransmit_ok, send_bye
@@ -310,7 +310,7 @@ class VoicemailEndpoint(asyncio.DatagramProtocol):
             if diverted_by and normalize_number(diverted_by, region=region) == number:
                 condition = diversion_condition(diversions[0])
         try:
-            state = await asyncio.to_thread(calls.route_state, self.db, number)
+            state = await asyncio.to_thread(routetable.route_state, self.db, number)
         except StoreError:
             return UNAVAILABLE  # 480: try later
         return mailbox_of(state, condition)

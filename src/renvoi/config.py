@@ -14,6 +14,7 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from renvoi.audio.transcripts import ENGINES, parse_models
 from renvoi.domain.mailbox import Limits, MailboxSettings, effective
@@ -193,11 +194,38 @@ class Settings(BaseSettings):
         description="Kamailio's control socket and runtime files; default: "
         "kamailio/ in the data directory.",
     )
+    kamailio_rpc: str | None = Field(
+        None,
+        description="Comma-separated http://host:port of every Kamailio to push each "
+        "change to (its RENVOI_KAMAILIO_METRICS_LISTEN); default: this machine's "
+        'RENVOI_KAMAILIO_METRICS_LISTEN; "none": no pushes (catch-up only).',
+    )
+    kamailio_push_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="How long the API waits for a Kamailio to take a push before it "
+        "answers anyway (that node then catches up from the database).",
+    )
+    kamailio_catch_up_ms: int = Field(
+        100,
+        ge=10,
+        le=60_000,
+        description="How often each Kamailio compares its generation with the database's, "
+        "and loads the changes it missed.",
+    )
+    kamailio_route_slots: int = Field(
+        16,
+        ge=4,
+        le=24,
+        description="Kamailio's route table has 2^this many slots: about the log2 of the "
+        "numbers (20 for a million).",
+    )
     kamailio_children: int = Field(
-        32,
+        8,
         ge=1,
-        description="Kamailio UDP worker processes. Each one waits while it asks the route "
-        "endpoint, so more than cores (docs/performance.md has the figures).",
+        description="Kamailio UDP worker processes: a few per core (a call waits on "
+        "nothing but the proxy's memory; docs/performance.md has the figures).",
     )
 
     # --- voicemail (contract/voice.md) ----------------------------------------------------
@@ -462,6 +490,30 @@ class Settings(BaseSettings):
         if separator and at and ":" in credentials:
             credentials = credentials.split(":", 1)[0] + ":***"
         return f"{scheme}{separator}{credentials}{at}{place}"
+
+    @property
+    def kamailio_nodes(self) -> list[str]:
+        """Where changes are pushed: ``kamailio_rpc``'s URLs, or this machine's
+        Kamailio."""
+        if self.kamailio_rpc is None:
+            return [f"http://{self.kamailio_metrics_listen}"]
+        if self.kamailio_rpc.strip().lower() == "none":
+            return []
+        return [url.strip().rstrip("/") for url in self.kamailio_rpc.split(",") if url.strip()]
+
+    @property
+    def kamailio_database(self) -> str:
+        """The database as Kamailio's db_sqlite or db_postgres module names it."""
+        url = make_url(self.database)
+        if url.drivername.startswith("sqlite"):
+            return f"sqlite:///{Path(url.database or '').resolve()}"
+        credentials = url.username or ""
+        if url.password:
+            credentials += f":{url.password}"
+        host = url.host or "localhost"
+        port = f":{url.port}" if url.port else ""
+        at = "@" if credentials else ""
+        return f"postgres://{credentials}{at}{host}{port}/{url.database}"
 
     @property
     def sip_proxy(self) -> str:

@@ -66,6 +66,11 @@ calls = Counter(
     "Calls routed, by action; a fallback's leg by the condition that diverted it.",
     ["action", "diverted"],
 )
+kamailio_pushes = Counter(
+    "renvoi_kamailio_pushes",
+    "Changes pushed to a Kamailio, by node and result (ok, failed).",
+    ["node", "result"],
+)
 voicemail_messages = Counter("renvoi_voicemail_messages", "Voicemail messages stored.")
 notifications = Counter(
     "renvoi_notifications",

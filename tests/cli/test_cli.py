@@ -233,9 +233,15 @@ def test_number_route_and_kamailio_config(renvoi: Any, tmp_path: Any, monkeypatc
     # Kamailio asks the internal listener, wherever the API is served.
     assert '#!substdef "!RENVOI_ROUTE_URL!http://127.0.0.1:18081!g"' in text
     assert "# Run it with: kamailio -DD -E -m 256 -f THIS_FILE" in text
+    assert out.stat().st_mode & 0o777 == 0o600  # it names the database and the token
     assert (tmp_path / "run").is_dir()
     printed = renvoi("kamailio", "config")
     assert printed["config"] == text
+
+    # Every plan written again, under one new generation past every change before it.
+    before = renvoi("kamailio", "sync")["generation"]
+    renvoi("number", "suspend", "+33757000001")
+    assert renvoi("kamailio", "sync")["generation"] == before + 2
 
 
 def test_account_countries(renvoi: Any) -> None:

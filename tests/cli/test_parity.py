@@ -42,7 +42,7 @@ TWINS: dict[str, set[str]] = {
     "number calls": {"GET /admin/v1/numbers/{number}/calls"},
 }
 # What runs on the node itself, with no HTTP twin: a remote caller has no use for them.
-LOCAL = {"db upgrade", "serve", "voicemail serve", "kamailio config"}
+LOCAL = {"db upgrade", "serve", "voicemail serve", "kamailio config", "kamailio sync"}
 
 
 def test_every_operator_command_has_its_admin_routes_and_back() -> None:

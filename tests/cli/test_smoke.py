@@ -70,6 +70,7 @@ BAD_INPUT: dict[str, list[str]] = {
     "account webhook": ["acc_nope", "--url", "ftp://hooks.example"],
     "db upgrade": ["--nope"],
     "kamailio config": ["--out"],
+    "kamailio sync": ["--nope"],
     "key create": ["acc_nope"],
     "key list": ["acc_nope"],
     "key revoke": ["key_nope"],

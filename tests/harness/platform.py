@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx2
+
+from renvoi.store import routetable
+from renvoi.store.database import Database
 from tests.harness import Server, free_port, free_udp_port, start_server
 from tests.harness.sipp import Sipp, run_sipp
 
@@ -50,7 +56,9 @@ class Platform:
     trunk_port: int
     voicemail_port: int
     workdir: Path
+    env: dict[str, str] = field(default_factory=dict)  # the installation's settings
     sipps: list[Sipp] = field(default_factory=list)
+    _database: Database | None = None
 
     @property
     def api(self) -> str:
@@ -66,6 +74,8 @@ class Platform:
         calls: int = 1,
         extra: list[str] | None = None,
     ) -> Sipp:
+        if remote:
+            self.synced()  # what the test wrote straight in the store, Kamailio has
         peer = run_sipp(
             self.workdir,
             name,
@@ -78,6 +88,27 @@ class Platform:
         self.sipps.append(peer)
         return peer
 
+    def generation(self, metrics_listen: str | None = None) -> int:
+        """The generation Kamailio has caught up to (its ``kamailio_routes_generation``;
+        -1 before its first catch-up)."""
+        listen = metrics_listen or self.env["RENVOI_KAMAILIO_METRICS_LISTEN"]
+        text = httpx2.get(f"http://{listen}/metrics", timeout=5).text
+        found = re.search(r"^kamailio_routes_generation\S* ([\d.]+)", text, re.MULTILINE)
+        return int(float(found.group(1))) if found else -1
+
+    def synced(self, timeout: float = 10) -> None:
+        """Wait until Kamailio holds every change written to the database so far: the
+        changes a test makes straight in the store are not pushed, as the API's are,
+        and reach Kamailio at its next catch-up."""
+        if self._database is None:
+            self._database = Database(self.server.env["RENVOI_DATABASE_URL"])
+        wanted = routetable.generation(self._database)
+        deadline = time.monotonic() + timeout
+        while self.generation() < wanted:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kamailio did not catch up to {wanted}: {self.kamailio_log()}")
+            time.sleep(0.02)
+
     def kamailio_log(self) -> str:
         return (self.workdir / "kamailio.log").read_text(errors="replace")[-3000:]
 
@@ -86,14 +117,15 @@ class Platform:
             if peer.process.poll() is None:
                 peer.process.kill()
                 peer.process.wait()
-        if self.kamailio.poll() is None:
-            os.killpg(self.kamailio.pid, signal.SIGTERM)
-            try:
-                self.kamailio.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.kamailio.pid, signal.SIGKILL)
-                self.kamailio.wait()
+        stop_kamailio(self.kamailio)
         self.server.stop()
+        if self._database is not None:
+            self._database.dispose()
+
+    def restart_kamailio(self) -> None:
+        """Kamailio stopped and started again with the same settings."""
+        stop_kamailio(self.kamailio)
+        self.kamailio = start_kamailio({**self.server.env, **self.env}, self.workdir, self.sip_port)
 
 
 def start_platform(
@@ -103,6 +135,8 @@ def start_platform(
     trunk_port: int | None = None,
     sip_port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    kamailio_shm_mb: int = 256,
+    kamailio_edit: Callable[[str], str] | None = None,
 ) -> Platform:
     """Start renvoi and Kamailio for one installation; SIPp peers come per test."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -120,25 +154,56 @@ def start_platform(
         **(extra_env or {}),
     }
     server = start_server(database_url, workdir, port=api_port, extra_env=env)
-    config = workdir / "kamailio.cfg"
+    kamailio = start_kamailio(
+        {**server.env, **env}, workdir, sip_port, shm_mb=kamailio_shm_mb, edit=kamailio_edit
+    )
+    return Platform(server, kamailio, sip_port, trunk_port, voicemail_port, workdir, env)
+
+
+def start_kamailio(
+    env: dict[str, str],
+    workdir: Path,
+    sip_port: int,
+    *,
+    name: str = "kamailio",
+    shm_mb: int = 256,
+    edit: Callable[[str], str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Kamailio from ``renvoi kamailio config`` for the settings ``env`` (changed by
+    ``edit``: the benchmark's reference), with ``shm_mb`` of shared memory, once it
+    answers on ``sip_port`` (its log: ``workdir/<name>.log``)."""
+    config = workdir / f"{name}.cfg"
     subprocess.run(
         [sys.executable, "-m", "renvoi", "kamailio", "config", "--out", str(config), "--json"],
-        env={**server.env, **env},
+        env=env,
         check=True,
         capture_output=True,
     )
-    with (workdir / "kamailio.log").open("wb") as log:
+    if edit is not None:
+        config.write_text(edit(config.read_text()))
+    log_path = workdir / f"{name}.log"
+    with log_path.open("ab") as log:
         kamailio = subprocess.Popen(
-            ["kamailio", "-DD", "-E", "-m", "256", "-f", str(config)],
+            ["kamailio", "-DD", "-E", "-m", str(shm_mb), "-f", str(config)],
             start_new_session=True,  # its own process group: stopped with its children
             stdout=log,
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if not k.startswith("RENVOI_")},
         )
-    platform = Platform(server, kamailio, sip_port, trunk_port, voicemail_port, workdir)
     try:
         wait_for_sip(sip_port)
     except RuntimeError:
-        platform.stop()
-        raise RuntimeError((workdir / "kamailio.log").read_text()[-3000:]) from None
-    return platform
+        stop_kamailio(kamailio)
+        raise RuntimeError(log_path.read_text()[-3000:]) from None
+    return kamailio
+
+
+def stop_kamailio(kamailio: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop Kamailio and its children (its process group)."""
+    if kamailio.poll() is None:
+        os.killpg(kamailio.pid, sig)
+        try:
+            kamailio.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(kamailio.pid, signal.SIGKILL)
+            kamailio.wait()

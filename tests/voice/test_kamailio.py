@@ -27,10 +27,25 @@ def test_the_header_carries_the_settings(tmp_path: Path) -> None:
         f'#!substdef "!RENVOI_RUNDIR!{tmp_path / "kamailio"}!g"',
         '#!substdef "!RENVOI_CHILDREN!4!g"',
         '#!substdef "!RENVOI_AUTH_HEADER!Authorization: Bearer a-route-token-for-tests!g"',
+        '#!substdef "!RENVOI_PUSH_TOKEN!a-route-token-for-tests!g"',
+        '#!substdef "!RENVOI_PROXY!10.0.0.5:5060!g"',
+        '#!substdef "!RENVOI_DB_MODULE!db_sqlite!g"',
+        f'#!substdef "!RENVOI_DB_URL!sqlite:///{(tmp_path / "renvoi.db").resolve()}!g"',
+        '#!substdef "!RENVOI_MAX_DIVERSIONS!5!g"',
     ):
         assert line in text
-    body = text.split("\n", 12)[-1]
+    body = text[text.rindex("#!substdef") :].split("\n", 1)[1]
     assert "10.0.0." not in body  # the body names settings, never an address
+
+
+def test_kamailio_reads_the_plans_from_the_same_postgresql(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, database_url="postgresql+psycopg://renvoi:s3cret@db.example:6432/calls"
+    )
+    text = render_config(settings)
+    assert '#!substdef "!RENVOI_DB_MODULE!db_postgres!g"' in text
+    assert '#!substdef "!RENVOI_DB_URL!postgres://renvoi:s3cret@db.example:6432/calls!g"' in text
+    assert "RENVOI_PUSH_TOKEN!" not in text  # no token: pushes only from this machine
 
 
 def test_no_token_no_header(tmp_path: Path) -> None:

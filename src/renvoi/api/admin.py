@@ -235,6 +235,7 @@ async def add_number(body: NumberIn, services: ServicesDep) -> Response:
             region=services.settings.default_region,
         )
     )
+    await services.proxies.push(record.number)
     return _json(record, 201)
 
 
@@ -259,11 +260,11 @@ async def show_number(number: str, services: ServicesDep) -> Response:
 
 async def _set_suspended(number: str, services: ServicesDep, *, suspended: bool) -> Response:
     region = services.settings.default_region
-    return _json(
-        await run_in_threadpool(
-            lambda: numbers.set_suspended(services.db, number, suspended=suspended, region=region)
-        )
+    record = await run_in_threadpool(
+        lambda: numbers.set_suspended(services.db, number, suspended=suspended, region=region)
     )
+    await services.proxies.push(record.number)
+    return _json(record)
 
 
 @router.post("/numbers/{number}/suspend", response_model=NumberRecord)
@@ -282,9 +283,11 @@ async def resume_number(number: str, services: ServicesDep) -> Response:
 async def remove_number(number: str, services: ServicesDep) -> Response:
     """Take a number off the platform, with its history."""
     region = services.settings.default_region
-    return _json(
-        await run_in_threadpool(lambda: numbers.remove_number(services.db, number, region=region))
+    record = await run_in_threadpool(
+        lambda: numbers.remove_number(services.db, number, region=region)
     )
+    await services.proxies.push(record.number)
+    return _json(record)
 
 
 @router.get("/numbers/{number}/history", response_model=list[ChangeRecord])
@@ -298,11 +301,11 @@ async def number_history(number: str, services: ServicesDep) -> Response:
 
 async def _set_route(number: str, services: ServicesDep, uri: str | None) -> Response:
     region = services.settings.default_region
-    return _json(
-        await run_in_threadpool(
-            lambda: numbers.set_sip_destination(services.db, number, uri, region=region)
-        )
+    record = await run_in_threadpool(
+        lambda: numbers.set_sip_destination(services.db, number, uri, region=region)
     )
+    await services.proxies.push(record.number)
+    return _json(record)
 
 
 @router.put("/numbers/{number}/route", response_model=NumberRecord)

@@ -34,6 +34,7 @@ from renvoi.api.usage import FLUSH_SECONDS, KeyUsage
 from renvoi.config import Settings
 from renvoi.domain.routing import SipTargets
 from renvoi.errors import StoreError
+from renvoi.proxies import Proxies
 from renvoi.store import accounts, numbers, routetable
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database, open_database
@@ -153,6 +154,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         ),
         call_log=CallLog(database, writer=writer),
         conversions=Conversions(),
+        proxies=Proxies(settings, database),
     )
 
     @contextlib.asynccontextmanager
@@ -170,6 +172,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             flusher.cancel()
             await services.call_log.close()
             await services.cache.close()
+            await services.proxies.close()
             with contextlib.suppress(StoreError):
                 await run_in_threadpool(services.usage.flush, services.db)
             await services.db.close_async()

@@ -120,7 +120,7 @@ async def set_callforward(request: Request) -> Response:
         dry_run=dry_run,
         read=read,
     )
-    return _changed(services, request, applied, command.wanted)
+    return await _changed(services, request, applied, command.wanted)
 
 
 async def _change_request(request: Request) -> tuple[Services, dict[str, Any], bool, str]:
@@ -134,7 +134,7 @@ async def _change_request(request: Request) -> tuple[Services, dict[str, Any], b
     return services, fields, dry_run, require_api_key(fields)
 
 
-def _changed(
+async def _changed(
     services: Services,
     request: Request,
     applied: Applied,
@@ -145,7 +145,7 @@ def _changed(
     if applied.dry_run:
         body = envelope(applied.code, success=True, dryRun=True)
         return render(body, fmt=request_format(request))
-    _note(services, applied, wanted, condition)
+    await settled(services, applied, wanted, condition)
     return render(envelope(applied.code, success=True), fmt=request_format(request))
 
 
@@ -155,12 +155,14 @@ def _check_country(wanted: Setting, principal: Principal) -> None:
         check_country(wanted.param, principal.countries)
 
 
-def _note(
+async def settled(
     services: Services, applied: Applied, wanted: Setting, condition: Condition | None
 ) -> None:
-    """After a change: this node never answers from the state it just replaced (other
-    nodes: statecache), and the change is counted."""
+    """After a change, before its answer: this node never answers from the state it
+    just replaced (other nodes: statecache), every Kamailio has the change for the next
+    call (``renvoi.proxies``), and the change is counted."""
     services.cache.invalidate(applied.number)
+    await services.proxies.push(applied.number)
     if services.settings.metrics:
         named = condition.value if condition is not None else metrics.NO_DIVERSION
         metrics.forwarding_changes.labels(str(int(wanted.mode)), named).inc()
@@ -182,7 +184,7 @@ async def change_forwarding(
     applied = await lockfree.apply_forwarding_async(
         services.writer, services.db, e164, command.wanted, principal=principal
     )
-    _note(services, applied, command.wanted, None)
+    await settled(services, applied, command.wanted, None)
     return applied
 
 
@@ -195,7 +197,7 @@ async def change_fallback(
         ContractError: the check that failed (nothing written).
     """
     applied, command = await _apply_fallback(services, principal, fields, dry_run=False)
-    _note(services, applied, command.wanted, command.condition)
+    await settled(services, applied, command.wanted, command.condition)
     return applied
 
 
@@ -264,7 +266,7 @@ async def set_conditional(request: Request) -> Response:
     services, fields, dry_run, api_key = await _change_request(request)
     principal = await authenticate(services, request, api_key)  # check 2 answers first
     applied, command = await _apply_fallback(services, principal, fields, dry_run=dry_run)
-    return _changed(services, request, applied, command.wanted, command.condition)
+    return await _changed(services, request, applied, command.wanted, command.condition)
 
 
 @hot.get(

@@ -26,6 +26,7 @@ from renvoi.domain.modes import Setting
 from renvoi.domain.numbers import normalize_number, stored_spelling
 from renvoi.domain.routing import RouteState, SipTargets
 from renvoi.errors import ContractError
+from renvoi.proxies import Proxies
 from renvoi.store import accounts, lockfree
 from renvoi.store.calllog import CallLog
 from renvoi.store.database import Database
@@ -55,6 +56,7 @@ class Services:
     sip_targets: SipTargets
     call_log: CallLog
     conversions: Conversions  # greetings, converted in processes of their own
+    proxies: Proxies  # every Kamailio, told of each change before the API answers
 
 
 # Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency

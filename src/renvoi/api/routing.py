@@ -11,6 +11,7 @@ state cache (``store/statecache.py``) and the decision from ``domain.routing``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import orjson
 import structlog
@@ -33,7 +34,7 @@ from renvoi.api.deps import (
 from renvoi.api.envelope import render
 from renvoi.api.middleware import RequestContext
 from renvoi.domain.modes import Condition
-from renvoi.domain.routing import NOT_FOUND, Route, count_diversions, decide_route
+from renvoi.domain.routing import NOT_FOUND, Action, Route, count_diversions, decide_route
 from renvoi.errors import ContractError
 
 log = structlog.get_logger("renvoi.routing")
@@ -157,15 +158,27 @@ class CallReport:
     status: int | None = None
     diverted: Condition | None = None
     diverted_to: str = ""
+    routed: Routed | None = None
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A call's start as Kamailio routed it: to which number, from whom, and how."""
+
+    e164: str
+    caller: str | None
+    route: Route
 
 
 def parse_reports(body: bytes) -> list[CallReport] | None:
     """The reports of a batch, one per line: ``<status> <Call-ID>`` for a call's final
     status (100 to 699), ``end <Call-ID>`` for its hang-up, ``divert <condition> <URI>
-    <Call-ID>`` for a fallback taken. A Call-ID never holds a line break (RFC 3261
+    <Call-ID>`` for a fallback taken, ``route <E.164> <action> <status> <condition|->
+    <URI|-> =<caller, URL-encoded> <Call-ID>`` for the start of a call Kamailio routed
+    from its own memory. A Call-ID never holds a line break (RFC 3261
     §25.1), so lines need no escaping; it is the rest of the line. ``None`` if any line
     is bad: Kamailio writes them, so a bad one is a bug to see, not a report to guess
-    at."""
+    at (logged)."""
     reports: list[CallReport] = []
     # Split on line feeds only: str.splitlines would also split a Call-ID at the
     # exotic separators (\x1c, \x85, \u2028...) that a caller may have put in it.
@@ -175,12 +188,15 @@ def parse_reports(body: bytes) -> list[CallReport] | None:
         kind, _, rest = line.partition(" ")
         report = _report(kind, rest)
         if report is None or not _recordable(report.call_id):
+            log.error("bad_call_report", line=line[:300])
             return None
         reports.append(report)
     return reports
 
 
 def _report(kind: str, rest: str) -> CallReport | None:
+    if kind == "route":
+        return _routed(rest)
     if kind == "end":
         return CallReport(rest)
     if kind == "divert":
@@ -193,6 +209,39 @@ def _report(kind: str, rest: str) -> CallReport | None:
     if kind.isascii() and kind.isdigit() and 100 <= int(kind) <= 699:
         return CallReport(rest, status=int(kind))
     return None
+
+
+_ACTIONS: dict[str, Action] = {
+    "forward": "forward",
+    "voicemail": "voicemail",
+    "normal": "normal",
+    "reject": "reject",
+}
+
+
+def _routed(rest: str) -> CallReport | None:
+    fields = rest.split(" ", 6)
+    if len(fields) != 7:
+        return None
+    e164, action, status, diverted, uri, caller, call_id = fields
+    known = _ACTIONS.get(action)
+    if known is None or not status.isascii() or not status.isdigit() or not caller.startswith("="):
+        return None
+    condition = None if diverted == "-" else Condition.named(diverted)
+    if condition is None and diverted != "-":
+        return None
+    shown = unquote(caller[1:])
+    route = Route(
+        known,
+        status=int(status),
+        uri=None if uri == "-" else uri,
+        diverted=condition,
+    )
+    if NUL in e164 or NUL in (uri + shown):
+        return None
+    return CallReport(
+        call_id, routed=Routed(e164, shown if shown and NUL not in shown else None, route)
+    )
 
 
 async def call_reports(request: Request) -> Response:
@@ -211,11 +260,22 @@ async def call_reports(request: Request) -> Response:
     reports = parse_reports(body)
     if reports is None:
         return _bad(
-            "one report per line: '<status 100-699> <Call-ID>', 'end <Call-ID>' or "
-            "'divert <condition> <URI> <Call-ID>'"
+            "one report per line: '<status 100-699> <Call-ID>', 'end <Call-ID>', "
+            "'divert <condition> <URI> <Call-ID>' or 'route <E.164> <action> <status> "
+            "<condition|-> <URI|-> =<caller> <Call-ID>'"
         )
     for report in reports:
-        if report.diverted is not None:
+        if report.routed is not None:
+            started = report.routed
+            services.call_log.routed(
+                e164=started.e164,
+                call_id=report.call_id,
+                caller=started.caller,
+                route=started.route,
+            )
+            if services.settings.metrics:
+                metrics.calls.labels(_COUNTED_AS[started.route.action], metrics.NO_DIVERSION).inc()
+        elif report.diverted is not None:
             services.call_log.diverted(report.call_id, report.diverted, report.diverted_to)
             if services.settings.metrics:
                 leg = (

@@ -12,6 +12,7 @@ from renvoi.errors import MigrationNeededError
 
 if TYPE_CHECKING:
     from renvoi.store.database import Database
+    from renvoi.store.records import NumberRecord
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -57,6 +58,14 @@ class Invocation:
     def db(self) -> Database:
         """The database of a command that reads or changes it (``open``)."""
         return self.open()
+
+    def pushed(self, record: NumberRecord) -> NumberRecord:
+        """``record``'s number, told to every Kamailio after its change (as the API
+        does before it answers: ``renvoi.proxies``)."""
+        from renvoi.proxies import Proxies
+
+        Proxies(self.settings, self.db).push_now(record.number)
+        return record
 
     def close(self) -> None:
         if self._db is not None:

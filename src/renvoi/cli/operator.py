@@ -193,8 +193,10 @@ def number_add(
     from renvoi.store import numbers
 
     run = current(context)
-    record = numbers.add_number(
-        run.db, number, account_id=account, voice=not sms_only, region=run.region
+    record = run.pushed(
+        numbers.add_number(
+            run.db, number, account_id=account, voice=not sms_only, region=run.region
+        )
     )
     emit(
         {
@@ -213,7 +215,9 @@ def number_suspend(context: typer.Context, number: Number, json_: JsonOption = F
     from renvoi.store import numbers
 
     run = current(context)
-    emit(numbers.set_suspended(run.db, number, suspended=True, region=run.region), json_)
+    emit(
+        run.pushed(numbers.set_suspended(run.db, number, suspended=True, region=run.region)), json_
+    )
 
 
 @number_app.command("resume")
@@ -222,7 +226,9 @@ def number_resume(context: typer.Context, number: Number, json_: JsonOption = Fa
     from renvoi.store import numbers
 
     run = current(context)
-    emit(numbers.set_suspended(run.db, number, suspended=False, region=run.region), json_)
+    emit(
+        run.pushed(numbers.set_suspended(run.db, number, suspended=False, region=run.region)), json_
+    )
 
 
 @number_app.command("remove")
@@ -242,7 +248,7 @@ def number_remove(
             raise typer.BadParameter("removing a number needs --yes", param_hint="--yes")
         typer.confirm(f"Remove {number} and its history for good?", abort=True, err=True)
     run = current(context)
-    emit(numbers.remove_number(run.db, number, region=run.region), json_)
+    emit(run.pushed(numbers.remove_number(run.db, number, region=run.region)), json_)
 
 
 @number_app.command("show")
@@ -299,7 +305,7 @@ def number_route(
 
     sip = value_or_clear(sip, clear, "--sip URI")
     run = current(context)
-    emit(numbers.set_sip_destination(run.db, number, sip, region=run.region), json_)
+    emit(run.pushed(numbers.set_sip_destination(run.db, number, sip, region=run.region)), json_)
 
 
 @number_app.command("calls")

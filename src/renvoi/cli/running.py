@@ -197,5 +197,21 @@ def kamailio_config(
             sys.stdout.write(text)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    # It names the database, with its password, and the route token: its owner's alone.
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(text)
+    out.chmod(0o600)
     emit({"path": str(out)}, json_)
+
+
+@kamailio_app.command("sync")
+def kamailio_sync(context: typer.Context, json_: JsonOption = False) -> None:
+    """Write every number's plan again from its state, under a new generation: each
+    Kamailio loads them at its next catch-up (after the numbers were edited in the
+    database by hand, or a backup restored)."""
+    from renvoi.store import routetable
+
+    run = current(context)
+    with run.db.write() as conn:
+        generation = routetable.publish_all(conn)
+    emit({"generation": generation}, json_)

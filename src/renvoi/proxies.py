@@ -3,16 +3,21 @@ API answers, so that the very next call follows it.
 
 A push sends the number's row as the database holds it after the commit (its version,
 then its plan: ``store/routetable.py``) to ``/renvoi/routes`` on each node of
-``RENVOI_KAMAILIO_RPC``; Kamailio keeps it unless it holds a newer version already. A push
-that fails is logged and counted, and the change still stands: that node applies it at
-its next catch-up from the database (``kamailio.cfg``, route ``CATCH_UP``), and
-docs/guarantees.md says how soon.
+``RENVOI_KAMAILIO_RPC``; Kamailio keeps it unless it holds a newer version already.
+Pushes are grouped as the changes are: the changes that commit while a push is on its
+way go together in the next one, one request per node for all of them.
+
+A push that fails is logged and counted, and the change still stands: that node
+applies it at its next catch-up from the database (``kamailio.cfg``, route
+``CATCH_UP``). A node that failed is left to its catch-ups for ``REST_SECONDS``, so
+that a node down costs the changes of that second one wait, not each of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable
 
 import httpx
 import structlog
@@ -25,10 +30,12 @@ from renvoi.store.database import Database
 log = structlog.get_logger("renvoi.proxies")
 
 PATH = "/renvoi/routes"
+# How long a node whose push failed is left to its catch-ups before it is tried again.
+REST_SECONDS = 1.0
 
 
 class Proxies:
-    """The Kamailio nodes of an installation, and the pushes to them.
+    """The Kamailio nodes of an installation, and the pushes to them (one per process).
 
     Args:
         settings: ``kamailio_nodes`` (where), ``route_token`` (the bearer token they
@@ -44,23 +51,47 @@ class Proxies:
         token = settings.route_token
         self._headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
         self._client: httpx.AsyncClient | None = None
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}  # by number
+        self._sender: asyncio.Task[None] | None = None
+        self._resting: dict[str, float] = {}  # node: when it is tried again
         self._failing: set[str] = set()  # nodes whose last push failed: logged once
 
-    def _body(self, rows: Sequence[tuple[str, str | None]]) -> str:
-        return "".join(f"{key}|{value}\n" for key, value in rows if value is not None)
-
     async def push(self, e164: str) -> None:
-        """Send the number's row to every node, and wait for their answers (or their
-        time-out): the API answers after this."""
+        """Send the number's row to every node, and return once they answered (or
+        timed out, or rest): the API answers after this."""
         if not self.nodes:
             return
-        body = self._body([(e164, await routetable.row_of.read(self.db, e164))])
-        if not body:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(e164, []).append(done)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_waiting())
+        await asyncio.shield(done)
+
+    async def _send_waiting(self) -> None:
+        """Push what waits, in groups, until nothing does."""
+        while self._waiting:
+            group, self._waiting = self._waiting, {}
+            try:
+                await self._send_group(list(group))
+            except Exception:  # a push must never fail a change: logged, caught up later
+                log.exception("kamailio_push_error")
+            finally:
+                for futures in group.values():
+                    for done in futures:
+                        if not done.done():
+                            done.set_result(None)
+
+    async def _send_group(self, numbers: list[str]) -> None:
+        values = await asyncio.gather(*(routetable.row_of.read(self.db, n) for n in numbers))
+        body = _body(zip(numbers, values, strict=True))
+        now = time.monotonic()
+        nodes = [node for node in self.nodes if self._resting.get(node, 0.0) <= now]
+        if not body or not nodes:
             return
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers)
         client = self._client
-        await asyncio.gather(*(self._send(client, node, body) for node in self.nodes))
+        await asyncio.gather(*(self._send(client, node, body) for node in nodes))
 
     async def _send(self, client: httpx.AsyncClient, node: str, body: str) -> None:
         try:
@@ -72,13 +103,15 @@ class Proxies:
 
     def _outcome(self, node: str, error: str | None) -> None:
         """Count a push; log a node's first failure, and its first success after (not
-        every change while a node is down)."""
+        every change while a node is down); rest a node that failed."""
         if error is None and node in self._failing:
             self._failing.discard(node)
             log.info("kamailio_push_restored", node=node)
-        elif error is not None and node not in self._failing:
-            self._failing.add(node)
-            log.warning("kamailio_push_failed", node=node, error=error)
+        elif error is not None:
+            self._resting[node] = time.monotonic() + REST_SECONDS
+            if node not in self._failing:
+                self._failing.add(node)
+                log.warning("kamailio_push_failed", node=node, error=error)
         if self._metrics:
             metrics.kamailio_pushes.labels(node, "failed" if error else "ok").inc()
 
@@ -86,7 +119,7 @@ class Proxies:
         """``push`` from code that runs no event loop (the command line)."""
         if not self.nodes:
             return
-        body = self._body([(e164, routetable.row_of(self.db, e164))])
+        body = _body([(e164, routetable.row_of(self.db, e164))])
         if not body:
             return
         with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
@@ -100,5 +133,13 @@ class Proxies:
                     self._outcome(node, error)
 
     async def close(self) -> None:
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+
+
+def _body(rows: Iterable[tuple[str, str | None]]) -> str:
+    """The push's body: ``<number>|<version>|<plan>`` a line, for the numbers that have
+    a row (``rows``: pairs of a number and its row's value, or None)."""
+    return "".join(f"{key}|{value}\n" for key, value in rows if value is not None)

@@ -88,13 +88,9 @@ class Platform:
         self.sipps.append(peer)
         return peer
 
-    def generation(self, metrics_listen: str | None = None) -> int:
-        """The generation Kamailio has caught up to (its ``kamailio_routes_generation``;
-        -1 before its first catch-up)."""
-        listen = metrics_listen or self.env["RENVOI_KAMAILIO_METRICS_LISTEN"]
-        text = httpx2.get(f"http://{listen}/metrics", timeout=5).text
-        found = re.search(r"^kamailio_routes_generation\S* ([\d.]+)", text, re.MULTILINE)
-        return int(float(found.group(1))) if found else -1
+    def generation(self) -> int:
+        """The generation Kamailio has applied whole (-1: still loading)."""
+        return kamailio_generation(self.env["RENVOI_KAMAILIO_METRICS_LISTEN"])
 
     def synced(self, timeout: float = 10) -> None:
         """Wait until Kamailio holds every change written to the database so far: the
@@ -102,12 +98,14 @@ class Platform:
         and reach Kamailio at its next catch-up."""
         if self._database is None:
             self._database = Database(self.server.env["RENVOI_DATABASE_URL"])
-        wanted = routetable.generation(self._database)
-        deadline = time.monotonic() + timeout
-        while self.generation() < wanted:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kamailio did not catch up to {wanted}: {self.kamailio_log()}")
-            time.sleep(0.02)
+        try:
+            wait_for_plans(
+                self.env["RENVOI_KAMAILIO_METRICS_LISTEN"],
+                routetable.generation(self._database),
+                timeout,
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.kamailio_log()}") from None
 
     def kamailio_log(self) -> str:
         return (self.workdir / "kamailio.log").read_text(errors="replace")[-3000:]
@@ -154,9 +152,13 @@ def start_platform(
         **(extra_env or {}),
     }
     server = start_server(database_url, workdir, port=api_port, extra_env=env)
-    kamailio = start_kamailio(
-        {**server.env, **env}, workdir, sip_port, shm_mb=kamailio_shm_mb, edit=kamailio_edit
-    )
+    try:
+        kamailio = start_kamailio(
+            {**server.env, **env}, workdir, sip_port, shm_mb=kamailio_shm_mb, edit=kamailio_edit
+        )
+    except BaseException:
+        server.stop()  # not left serving when Kamailio cannot start
+        raise
     return Platform(server, kamailio, sip_port, trunk_port, voicemail_port, workdir, env)
 
 
@@ -168,10 +170,12 @@ def start_kamailio(
     name: str = "kamailio",
     shm_mb: int = 256,
     edit: Callable[[str], str] | None = None,
+    loaded: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Kamailio from ``renvoi kamailio config`` for the settings ``env`` (changed by
     ``edit``: the benchmark's reference), with ``shm_mb`` of shared memory, once it
-    answers on ``sip_port`` (its log: ``workdir/<name>.log``)."""
+    answers on ``sip_port`` and, with ``loaded``, holds every plan (its log:
+    ``workdir/<name>.log``)."""
     config = workdir / f"{name}.cfg"
     subprocess.run(
         [sys.executable, "-m", "renvoi", "kamailio", "config", "--out", str(config), "--json"],
@@ -192,10 +196,31 @@ def start_kamailio(
         )
     try:
         wait_for_sip(sip_port)
+        if loaded:
+            wait_for_plans(env["RENVOI_KAMAILIO_METRICS_LISTEN"])
     except RuntimeError:
         stop_kamailio(kamailio)
         raise RuntimeError(log_path.read_text()[-3000:]) from None
     return kamailio
+
+
+def kamailio_generation(metrics_listen: str) -> int:
+    """The generation a Kamailio has applied whole (its ``kamailio_routes_generation``),
+    or -1 until it has loaded its plans (``kamailio_routes_loaded``)."""
+    text = httpx2.get(f"http://{metrics_listen}/metrics", timeout=5).text
+    figures = dict(re.findall(r"^kamailio_routes_(generation|loaded)\S* ([\d.]+)", text, re.M))
+    if float(figures.get("loaded", 0)) != 1:
+        return -1
+    return int(float(figures["generation"]))
+
+
+def wait_for_plans(metrics_listen: str, at_least: int = 0, timeout: float = 30) -> None:
+    """Wait until a Kamailio has applied every change up to generation ``at_least``."""
+    deadline = time.monotonic() + timeout
+    while kamailio_generation(metrics_listen) < at_least:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kamailio did not reach generation {at_least}")
+        time.sleep(0.02)
 
 
 def stop_kamailio(kamailio: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

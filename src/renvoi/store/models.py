@@ -191,14 +191,15 @@ class KamailioRoute(Base):
     """What Kamailio holds of one number: the plan of its calls (``domain.routing``), or
     the generation of the last change (the row ``GENERATION_KEY``; ``store/routetable.py``).
 
-    The columns are htable's own, which Kamailio loads at start as they are; ``version``
-    is the generation of the change that wrote the row, for Kamailio's catch-up. A
+    The columns are htable's, as Kamailio holds a row; ``version`` is the generation of
+    the change that wrote it, for Kamailio's load and catch-up (``kamailio.cfg``). A
     number taken off the platform keeps its row, refusing calls, so that a catch-up
     hears of it.
     """
 
     __tablename__ = "kamailio_routes"
-    __table_args__ = (Index("kamailio_routes_version", "version"),)
+    # Kamailio reads the rows by version, then number, a thousand at a time.
+    __table_args__ = (Index("kamailio_routes_version", "version", "key_name"),)
 
     key_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_type: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -112,17 +112,18 @@ def _inserting(dialect: Any, row: Any, **on_conflict: Any) -> Any:
     )  # fmt: skip
 
 
-def _next_generation(dialect: Any, *, only_if: CTE | None = None) -> Any:
+def _next_generation(dialect: Any, *, only_if: CTE | None = None, returning: bool = True) -> Any:
     """The generation moved on by one (the row made, if it is missing: a database
-    emptied by hand), its new value returned; with ``only_if``, only if that CTE
-    returned a row."""
+    emptied by hand), its new value returned (with ``returning``); with ``only_if``,
+    only if that CTE returned a row."""
     first = _row(literal(GENERATION_KEY), literal("1"), literal(1))
     if only_if is not None:
         first = first.where(exists(select(only_if.c[0])))
     elif dialect is sqlite:
         first = first.where(literal(True))  # see _SET_ROW
     moved = {"version": _VERSION + 1, "key_value": cast(_VERSION + 1, String)}
-    return _inserting(dialect, first, **moved).returning(_VERSION)
+    statement = _inserting(dialect, first, **moved)
+    return statement.returning(_VERSION) if returning else statement
 
 
 def _numbers_row(version: Any) -> Any:
@@ -145,10 +146,15 @@ def publishing(changed: CTE | None = None) -> CTE:
 _PUBLISH = select(publishing().c.version)
 _PG_NEXT_GENERATION = _next_generation(postgresql)
 _PG_SET_ROW = _inserting(postgresql, _numbers_row(bindparam("r_version")))
-# SQLite: two statements (its WITH holds no UPDATE); a write there costs no round trip.
+# SQLite: two statements (its WITH holds no UPDATE; a write there costs no round trip),
+# the row written at the generation the first made (in the writer's transaction, which
+# no other writer shares).
 _NEXT_GENERATION = _next_generation(sqlite)
+_MOVE_GENERATION = _next_generation(sqlite, returning=False)
+_GENERATION = select(_VERSION).where(KamailioRoute.key_name == GENERATION_KEY).scalar_subquery()
 # SQLite reads "INSERT ... SELECT ... ON CONFLICT" only with a WHERE before the ON.
 _SET_ROW = _inserting(sqlite, _numbers_row(bindparam("r_version")).where(literal(True)))
+_SET_ROW_AT_GENERATION = _inserting(sqlite, _numbers_row(_GENERATION).where(literal(True)))
 
 
 def plan_params(e164: str, plan: Plan) -> dict[str, str]:
@@ -170,10 +176,10 @@ def write_plan(db: Database, conn: Connection, e164: str, plan: Plan) -> None:
     """``plan`` written as the number's, under the next generation."""
     params = plan_params(e164, plan)
     if db.is_sqlite:
-        version = conn.execute(_NEXT_GENERATION).scalar_one()
-        conn.execute(_SET_ROW, {**params, "r_version": version})
+        db.execute(conn, _MOVE_GENERATION, {})
+        db.execute(conn, _SET_ROW_AT_GENERATION, params)
     else:
-        conn.execute(_PUBLISH, params)
+        db.execute(conn, _PUBLISH, params)
 
 
 def announce_route(db: Database, conn: Connection, e164: str) -> None:

@@ -1,8 +1,8 @@
 """what Kamailio holds of each number: its plan, and the generation of the last change
 
-One row per number that was ever on the platform (htable's own columns, so Kamailio loads
-the table as it is, with ``version`` beside them), and a ``generation`` row counting the
-changes; every number's row is written now, from its state.
+One row per number that was ever on the platform (htable's columns, with ``version``
+beside them: Kamailio loads the rows in the order of the index), and a ``generation`` row
+counting the changes; every number's row is written now, from its state.
 
 Revision ID: 0012
 Revises: 0011
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("expires", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("version", sa.BigInteger(), nullable=False),
     )
-    op.create_index("kamailio_routes_version", "kamailio_routes", ["version"])
+    op.create_index("kamailio_routes_version", "kamailio_routes", ["version", "key_name"])
     op.execute(
         sa.text(
             "INSERT INTO kamailio_routes (key_name, key_type, value_type, key_value, expires,"

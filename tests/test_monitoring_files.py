@@ -21,8 +21,9 @@ from tests.api.test_metrics import AUTH, TOKEN
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 # A series name in PromQL: a metric, not a function (followed by "(") nor a label.
 _NAME = re.compile(r"\b((?:renvoi|kamailio)_[a-zA-Z0-9_]+)\b(?!\s*\()")
-# Kamailio's statistics the files use (xhttp_prom names every one kamailio_<group>_<name>).
-KAMAILIO = {"kamailio_core_rcv_requests_invite"} | {
+# Kamailio's statistics the files use (xhttp_prom names every one kamailio_<group>_<name>,
+# and the configuration's own gauges kamailio_<name>).
+KAMAILIO = {"kamailio_core_rcv_requests_invite", "kamailio_routes_loaded"} | {
     f"kamailio_tmx_{answer}xx_transactions" for answer in range(2, 7)
 }
 

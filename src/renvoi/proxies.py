@@ -32,6 +32,8 @@ log = structlog.get_logger("renvoi.proxies")
 PATH = "/renvoi/routes"
 # How long a node whose push failed is left to its catch-ups before it is tried again.
 REST_SECONDS = 1.0
+# The most characters a push carries (several pushes for a larger group).
+MAX_BODY = 32_768
 
 
 class Proxies:
@@ -55,6 +57,10 @@ class Proxies:
         self._sender: asyncio.Task[None] | None = None
         self._resting: dict[str, float] = {}  # node: when it is tried again
         self._failing: set[str] = set()  # nodes whose last push failed: logged once
+        if self._metrics:  # every node's series from the start, at 0 (alerts rate them)
+            for node in self.nodes:
+                for result in ("ok", "failed"):
+                    metrics.kamailio_pushes.labels(node, result)
 
     async def push(self, e164: str) -> None:
         """Send the number's row to every node, and return once they answered (or
@@ -83,23 +89,28 @@ class Proxies:
 
     async def _send_group(self, numbers: list[str]) -> None:
         values = await asyncio.gather(*(routetable.row_of.read(self.db, n) for n in numbers))
-        body = _body(zip(numbers, values, strict=True))
+        bodies = _bodies(zip(numbers, values, strict=True))
         now = time.monotonic()
         nodes = [node for node in self.nodes if self._resting.get(node, 0.0) <= now]
-        if not body or not nodes:
+        if not bodies or not nodes:
             return
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers)
         client = self._client
-        await asyncio.gather(*(self._send(client, node, body) for node in nodes))
+        await asyncio.gather(*(self._send(client, node, bodies) for node in nodes))
 
-    async def _send(self, client: httpx.AsyncClient, node: str, body: str) -> None:
-        try:
-            answer = await client.post(node + PATH, content=body)
-        except httpx.HTTPError as exc:
-            self._outcome(node, type(exc).__name__)
-        else:
-            self._outcome(node, None if answer.status_code == 200 else f"HTTP {answer.status_code}")
+    async def _send(self, client: httpx.AsyncClient, node: str, bodies: list[str]) -> None:
+        error = None
+        for body in bodies:
+            try:
+                answer = await client.post(node + PATH, content=body)
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+            else:
+                error = None if answer.status_code == 200 else f"HTTP {answer.status_code}"
+            if error:
+                break
+        self._outcome(node, error)
 
     def _outcome(self, node: str, error: str | None) -> None:
         """Count a push; log a node's first failure, and its first success after (not
@@ -119,13 +130,13 @@ class Proxies:
         """``push`` from code that runs no event loop (the command line)."""
         if not self.nodes:
             return
-        body = _body([(e164, routetable.row_of(self.db, e164))])
-        if not body:
+        bodies = _bodies([(e164, routetable.row_of(self.db, e164))])
+        if not bodies:
             return
         with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
             for node in self.nodes:
                 try:
-                    answer = client.post(node + PATH, content=body)
+                    answer = client.post(node + PATH, content=bodies[0])
                 except httpx.HTTPError as exc:
                     self._outcome(node, type(exc).__name__)
                 else:
@@ -137,9 +148,25 @@ class Proxies:
             await asyncio.gather(self._sender, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
 
 
-def _body(rows: Iterable[tuple[str, str | None]]) -> str:
-    """The push's body: ``<number>|<version>|<plan>`` a line, for the numbers that have
-    a row (``rows``: pairs of a number and its row's value, or None)."""
-    return "".join(f"{key}|{value}\n" for key, value in rows if value is not None)
+def _bodies(rows: Iterable[tuple[str, str | None]]) -> list[str]:
+    """The push's bodies: ``<number>|<version>|<plan>`` a line, for the numbers that have
+    a row (``rows``: pairs of a number and its row's value, or None), at most
+    ``MAX_BODY`` characters each (Kamailio reads a body into a buffer of 64 KiB)."""
+    bodies: list[str] = []
+    lines: list[str] = []
+    size = 0
+    for key, value in rows:
+        if value is None:
+            continue
+        line = f"{key}|{value}\n"
+        if lines and size + len(line) > MAX_BODY:
+            bodies.append("".join(lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line)
+    if lines:
+        bodies.append("".join(lines))
+    return bodies

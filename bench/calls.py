@@ -245,7 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.numbers.split(",")]
     if args.smoke:
-        args.rates, args.seconds, sizes = "10", 1, [100, 200]
+        args.rates, args.seconds, sizes = "10", 1, [100]
     rates = [int(r) for r in args.rates.split(",")]
     if not args.smoke:
         print(f"machine pace: 10M Python additions in {pace():.2f} s")

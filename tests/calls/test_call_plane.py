@@ -41,7 +41,7 @@ STATES = [
     ({"type": 1, "param": D2}, 603, D2),
     ({"type": 0}, 480, None),
 ]
-SWITCHES = 300
+SWITCHES = 200
 ENTRY = "<sip:+33757000009@elsewhere.example>;reason=unconditional"
 
 
@@ -82,26 +82,26 @@ def test_every_acknowledged_change_applies_to_the_very_next_call(
     assert stale == []
 
 
-@pytest.mark.parametrize(
-    ("diversion", "status"),
-    [
-        pytest.param(",".join([ENTRY] * 4), 603, id="four-entries"),
-        pytest.param(",".join([ENTRY] * 5), 482, id="five-entries"),
-        pytest.param(",".join([ENTRY] * 4 + [""]), 603, id="an-empty-entry-does-not-count"),
-        pytest.param(
-            ",".join(['"a,b,c" <sip:x,y@z>;reason=unconditional'] * 2), 603, id="quoted-commas"
-        ),
-        pytest.param(ENTRY + ";x=" + "a" * 4100 + ",,,,", 482, id="past-4096-characters"),
-    ],
-)
+# Diversion headers and what each call gets: the loop guard's count, the one per-call
+# rule Kamailio applies itself (482 at five entries).
+DIVERSIONS = {
+    "four entries": (",".join([ENTRY] * 4), 603),
+    "five entries": (",".join([ENTRY] * 5), 482),
+    "an empty entry does not count": (",".join([ENTRY] * 4 + [""]), 603),
+    "quoted commas": (",".join(['"a,b,c" <sip:x,y@z>;reason=unconditional'] * 2), 603),
+    "past 4,096 characters": (ENTRY + ";x=" + "a" * 4100 + ",,,,", 482),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # no database in it
 def test_kamailio_counts_diversions_as_renvoi_does(
-    platform: Platform, tenant: Tenant, trunk: Phone, diversion: str, status: int
+    platform: Platform, tenant: Tenant, trunk: Phone
 ) -> None:
-    """The loop guard, the one per-call rule Kamailio applies itself (482)."""
-    assert (count_diversions(diversion) >= MAX_DIVERSIONS) is (status == 482)
     change(platform.api, tenant, A, {"type": 1, "param": D1})
     caller = Caller(platform.sip_port)
-    assert caller.dial(A, extra=[("Diversion", diversion)]) == status
+    for case, (diversion, status) in DIVERSIONS.items():
+        assert (count_diversions(diversion) >= MAX_DIVERSIONS) is (status == 482), case
+        assert caller.dial(A, extra=[("Diversion", diversion)]) == status, case
     caller.close()
 
 

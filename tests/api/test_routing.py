@@ -162,3 +162,39 @@ def test_a_diverted_call_is_recorded_with_its_condition_and_destination(
         "unavailable",
         "sip:+33757000002@127.0.0.1:5070",
     )
+
+
+def test_a_call_routed_by_kamailio_is_recorded_from_its_start_report(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    """``route <E.164> <action> <status> <condition|-> <URI|-> =<caller> <Call-ID>``: the
+    caller as Kamailio URL-encodes it; one that holds NUL is recorded as unknown, and
+    refuses nothing (a caller is anyone's to write)."""
+    settings = Settings(database_url=database_url, route_token=TOKEN)
+    url = "/internal/v1/calls/reports"
+    with internal_client(settings, database) as client:
+        for body in (
+            "route +33757000001 ring 0 - - = c1",  # no such action
+            "route +33757000001 forward x - - = c1",  # no status
+            "route +33757000001 forward 0 Busy - = c1",  # no such condition
+            "route +33757000001 forward 0 - - +3314 c1",  # the caller without its '='
+            "route +33757000001 forward 0 - - =",  # no Call-ID
+        ):
+            assert client.post(url, content=body, headers=AUTH).status_code == 400, body
+        reports = (
+            "route +33757000001 forward 0 - sip:+33612345678@127.0.0.1:5080 =%2b3314 c1\n"
+            "route +33757000001 reject 480 - - =%00evil c2\n"
+            "route +33757000002 voicemail 0 unavailable sip:+33757000002@vm = c3 with a space\n"
+            "603 c1\n"
+        )
+        assert client.post(url, content=reports, headers=AUTH).json() == {"reports": 4}
+    recorded = {
+        r.call_id: (r.action, r.status, r.caller, r.destination, r.diverted)
+        for number in ("+33757000001", "+33757000002")
+        for r in calls.list_calls(database, number)
+    }
+    assert recorded == {
+        "c1": ("forward", 603, "+3314", "sip:+33612345678@127.0.0.1:5080", None),
+        "c2": ("reject", 480, None, None, None),
+        "c3 with a space": ("voicemail", None, None, "sip:+33757000002@vm", "unavailable"),
+    }

@@ -230,15 +230,12 @@ def _routed(rest: str) -> CallReport | None:
     condition = None if diverted == "-" else Condition.named(diverted)
     if condition is None and diverted != "-":
         return None
-    shown = unquote(caller[1:])
-    route = Route(
-        known,
-        status=int(status),
-        uri=None if uri == "-" else uri,
-        diverted=condition,
-    )
-    if NUL in e164 or NUL in (uri + shown):
+    if NUL in e164 or NUL in uri:  # written by renvoi: a bug to see
         return None
+    route = Route(known, status=int(status), uri=None if uri == "-" else uri, diverted=condition)
+    # The caller is whatever the From header said: recorded as unknown when it holds what
+    # no record can, never a reason to refuse the batch it came in (as for the route).
+    shown = unquote(caller[1:])
     return CallReport(
         call_id, routed=Routed(e164, shown if shown and NUL not in shown else None, route)
     )
@@ -247,8 +244,9 @@ def _routed(rest: str) -> CallReport | None:
 async def call_reports(request: Request) -> Response:
     """``POST /internal/v1/calls/reports``: what became of routed calls, in batches.
 
-    Kamailio queues each call's final status and hang-up and posts them from a timer
-    process (``kamailio.cfg``, route ``REPORTS``), so that no worker waits on a report.
+    Kamailio queues each call's start, final status, fallback and hang-up and posts them
+    from a timer process (``kamailio.cfg``, route ``REPORTS``), so that no worker waits
+    on a report.
     """
     services = services_of(request)
     if not _internal_caller(request, services):

@@ -13,9 +13,11 @@ import psycopg
 import pytest
 
 from renvoi.domain.codes import Code
-from renvoi.domain.modes import Mode, Setting
+from renvoi.domain.conditions import FallbackCommand
+from renvoi.domain.modes import Condition, Mode, Setting
+from renvoi.domain.routing import encode_plan, plan_of
 from renvoi.errors import ContractError
-from renvoi.store import accounts, forwarding, lockfree, numbers
+from renvoi.store import accounts, fallbacks, forwarding, lockfree, numbers, routetable
 from renvoi.store.database import Database
 from renvoi.store.groupcommit import Writer
 from renvoi.store.records import Principal
@@ -136,6 +138,50 @@ def test_a_suspension_meanwhile_refuses_the_change(
     assert ran and refused.value.code == Code.NUMBER_DISABLED
     assert numbers.get_number(database, A, region="FR").type == 0
     assert numbers.history(database, A, region="FR") == []
+
+
+@pytest.mark.parametrize(
+    ("before", "meanwhile", "wanted"),
+    [
+        pytest.param(
+            OUTSIDE,
+            lambda db, _t: numbers.set_sip_destination(db, A, "sip:pbx.example", region="FR"),
+            Setting(Mode.OFF, None),  # to the normal destination, set meanwhile
+            id="a-normal-destination",
+        ),
+        pytest.param(
+            None,
+            lambda db, t: fallbacks.change_fallback(
+                db,
+                FallbackCommand(A, Condition.BUSY, Setting(Mode.VOICEMAIL, "ann@example.com")),
+                principal=t.principal,
+                region="FR",
+            ),
+            Setting(Mode.FORWARD, OUTSIDE),  # with the busy fallback, set meanwhile
+            id="a-fallback",
+        ),
+    ],
+)
+def test_what_the_plan_is_made_of_changing_meanwhile_sends_the_change_to_the_locked_path(
+    database: Database,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+    before: str | None,
+    meanwhile: Callable[[Database, Tenant], object],
+    wanted: Setting,
+) -> None:
+    """The plan Kamailio gets is computed from the state read: a change of the number's
+    normal destination or fallbacks between the read and the write must not leave a plan
+    that ignores it (each case fails without the guard of its columns)."""
+    if before is not None:
+        forward(database, tenant, A, before)
+    ran = between_read_and_write(monkeypatch, database, lambda: meanwhile(database, tenant))
+    apply(database, tenant, wanted)
+    assert ran
+    held = routetable.row_of(database, A)
+    assert held is not None
+    state = routetable.route_state(database, A)
+    assert held.split("|", 1)[1] == encode_plan(plan_of(state))
 
 
 def test_a_destination_that_joins_the_platform_meanwhile_is_checked_for_a_loop(

@@ -38,11 +38,12 @@ from renvoi.store.groupcommit import Writer
 from renvoi.store.models import Change, Number
 from renvoi.store.numbers import RECORD_COLUMNS, record_from_row
 from renvoi.store.records import NumberRecord, Principal
-from renvoi.store.routetable import plan_params, publishing
+from renvoi.store.routetable import FALLBACK_COLUMNS, plan_params, publishing
 from renvoi.store.statecache import notice
 
 # PostgreSQL, outside a transaction: the same, only if the number is still in the state
-# read and the destination still not a number of the platform (one statement: atomic).
+# read (its routing included, from which its plan is published) and the destination
+# still not a number of the platform (one statement: atomic).
 # One row if it changed, none if not.
 _CHANGED_IF_UNCHANGED = (
     update(Number)
@@ -54,6 +55,12 @@ _CHANGED_IF_UNCHANGED = (
         Number.mode == bindparam("b_old_mode"),
         Number.param.is_not_distinct_from(bindparam("b_old_param")),
         ~exists().where(DESTINATION.e164 == bindparam("b_destination")),
+        # What the plan it publishes was computed from (routetable.publishing).
+        Number.sip_destination.is_not_distinct_from(bindparam("b_old_sip")),
+        *(
+            column.is_not_distinct_from(bindparam(f"b_old_fallback_{i}"))
+            for i, column in enumerate(FALLBACK_COLUMNS)
+        ),
     )
     .values(mode=bindparam("b_mode"), param=bindparam("b_param"), updated_at=bindparam("b_at"))
     .returning(Number.id)
@@ -206,7 +213,8 @@ async def apply_forwarding_unlocked(
     assert state is not None  # decide raised otherwise
     if dry_run:
         return Applied(code=code, number=e164, dry_run=True)
-    sip = read.row[-1] if read.row is not None else None  # STATE's last column
+    assert read.row is not None  # as state
+    fallbacks, sip = read.row[7 : 7 + len(FALLBACK_COLUMNS)], read.row[-1]  # STATE's order
     change = {
         "b_destination": destination,
         **change_params(number_id, state, wanted, principal=principal, now=now),
@@ -215,6 +223,8 @@ async def apply_forwarding_unlocked(
         "b_voice": state.voice,
         **notice(e164),
         **plan_params(e164, plan_of(replace_setting(state, wanted, sip_destination=sip))),
+        "b_old_sip": sip,
+        **{f"b_old_fallback_{i}": value for i, value in enumerate(fallbacks)},
     }
     if await db.write_one_async(_CHANGE_IF_UNCHANGED, change) is None:
         return None

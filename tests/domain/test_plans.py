@@ -73,6 +73,21 @@ def test_an_unavailable_number_with_a_voicemail_fallback_is_diverted_to_its_mail
     assert encode_plan(plan_of(state)) == "voicemail|0|||0||||unavailable"
 
 
+def test_a_ringing_number_keeps_each_fallback_in_its_plan() -> None:
+    """Every kind of fallback read back as written (whatever hypothesis draws)."""
+    fallbacks = Fallbacks(
+        busy=Setting(Mode.VOICEMAIL, "ann@example.com"),
+        unavailable=Setting(Mode.FORWARD, "+33612345678"),
+    )
+    state = RouteState(N, False, True, Setting(Mode.FORWARD, "+4915112345678"), None, fallbacks)
+    text = encode_plan(plan_of(state))
+    assert text == "forward|0||+4915112345678|0|voicemail||+33612345678|"
+    assert decode_plan(text).fallbacks == (
+        (Condition.BUSY, Setting(Mode.VOICEMAIL, None)),
+        (Condition.UNAVAILABLE, Setting(Mode.FORWARD, "+33612345678")),
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -103,11 +103,9 @@ class Proxies:
         error = None
         for body in bodies:
             try:
-                answer = await client.post(node + PATH, content=body)
+                error = _refusal(await client.post(node + PATH, content=body))
             except httpx.HTTPError as exc:
                 error = type(exc).__name__
-            else:
-                error = None if answer.status_code == 200 else f"HTTP {answer.status_code}"
             if error:
                 break
         self._outcome(node, error)
@@ -135,13 +133,15 @@ class Proxies:
             return
         with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
             for node in self.nodes:
-                try:
-                    answer = client.post(node + PATH, content=bodies[0])
-                except httpx.HTTPError as exc:
-                    self._outcome(node, type(exc).__name__)
-                else:
-                    error = None if answer.status_code == 200 else f"HTTP {answer.status_code}"
-                    self._outcome(node, error)
+                error = None
+                for body in bodies:
+                    try:
+                        error = _refusal(client.post(node + PATH, content=body))
+                    except httpx.HTTPError as exc:
+                        error = type(exc).__name__
+                    if error:
+                        break
+                self._outcome(node, error)
 
     async def close(self) -> None:
         if self._sender is not None:
@@ -149,6 +149,11 @@ class Proxies:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _refusal(answer: httpx.Response) -> str | None:
+    """Why a node did not take a push (None: it did)."""
+    return None if answer.status_code == 200 else f"HTTP {answer.status_code}"
 
 
 def _bodies(rows: Iterable[tuple[str, str | None]]) -> list[str]:

@@ -7,6 +7,7 @@ answers 404, as if the admin API did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from renvoi.api.deps import AdminDep, ServicesDep
+from renvoi.api.deps import AdminDep, Services, ServicesDep
 from renvoi.api.envelope import ENVELOPE_SCHEMA, render
 from renvoi.errors import InvalidValueError
 from renvoi.store import accounts, calls, numbers
@@ -139,6 +140,16 @@ def _json(value: Any, status: int = 200) -> Response:
     return render(as_json(value), status=status)
 
 
+async def _number_changed(
+    services: Services, change: Callable[[], NumberRecord], status: int = 200
+) -> Response:
+    """An operator's change to a number (in the thread pool), told to every Kamailio
+    before the answer (``renvoi.proxies``), as a customer's is."""
+    record = await run_in_threadpool(change)
+    await services.proxies.push(record.number)
+    return _json(record, status)
+
+
 @router.get("/accounts/{account_id}/countries", response_model=AccountCountries)
 async def get_countries(account_id: str, services: ServicesDep) -> Response:
     """The countries an account's numbers may forward to (null: all)."""
@@ -226,17 +237,17 @@ async def rotate_key(key_id: str, services: ServicesDep, body: RotateIn | None =
 @router.post("/numbers", status_code=201, response_model=NumberRecord)
 async def add_number(body: NumberIn, services: ServicesDep) -> Response:
     """Put a virtual number on the platform."""
-    record = await run_in_threadpool(
+    return await _number_changed(
+        services,
         lambda: numbers.add_number(
             services.db,
             body.number,
             account_id=body.account_id,
             voice=not body.sms_only,
             region=services.settings.default_region,
-        )
+        ),
+        201,
     )
-    await services.proxies.push(record.number)
-    return _json(record, 201)
 
 
 @router.get("/numbers", response_model=list[NumberRecord])
@@ -260,11 +271,10 @@ async def show_number(number: str, services: ServicesDep) -> Response:
 
 async def _set_suspended(number: str, services: ServicesDep, *, suspended: bool) -> Response:
     region = services.settings.default_region
-    record = await run_in_threadpool(
-        lambda: numbers.set_suspended(services.db, number, suspended=suspended, region=region)
+    return await _number_changed(
+        services,
+        lambda: numbers.set_suspended(services.db, number, suspended=suspended, region=region),
     )
-    await services.proxies.push(record.number)
-    return _json(record)
 
 
 @router.post("/numbers/{number}/suspend", response_model=NumberRecord)
@@ -283,11 +293,9 @@ async def resume_number(number: str, services: ServicesDep) -> Response:
 async def remove_number(number: str, services: ServicesDep) -> Response:
     """Take a number off the platform, with its history."""
     region = services.settings.default_region
-    record = await run_in_threadpool(
-        lambda: numbers.remove_number(services.db, number, region=region)
+    return await _number_changed(
+        services, lambda: numbers.remove_number(services.db, number, region=region)
     )
-    await services.proxies.push(record.number)
-    return _json(record)
 
 
 @router.get("/numbers/{number}/history", response_model=list[ChangeRecord])
@@ -301,11 +309,9 @@ async def number_history(number: str, services: ServicesDep) -> Response:
 
 async def _set_route(number: str, services: ServicesDep, uri: str | None) -> Response:
     region = services.settings.default_region
-    record = await run_in_threadpool(
-        lambda: numbers.set_sip_destination(services.db, number, uri, region=region)
+    return await _number_changed(
+        services, lambda: numbers.set_sip_destination(services.db, number, uri, region=region)
     )
-    await services.proxies.push(record.number)
-    return _json(record)
 
 
 @router.put("/numbers/{number}/route", response_model=NumberRecord)

@@ -34,7 +34,13 @@ from renvoi.api.deps import (
 from renvoi.api.envelope import render
 from renvoi.api.middleware import RequestContext
 from renvoi.domain.modes import Condition
-from renvoi.domain.routing import NOT_FOUND, Action, Route, count_diversions, decide_route
+from renvoi.domain.routing import (
+    NOT_FOUND,
+    Route,
+    action_named,
+    count_diversions,
+    decide_route,
+)
 from renvoi.errors import ContractError
 
 log = structlog.get_logger("renvoi.routing")
@@ -211,20 +217,12 @@ def _report(kind: str, rest: str) -> CallReport | None:
     return None
 
 
-_ACTIONS: dict[str, Action] = {
-    "forward": "forward",
-    "voicemail": "voicemail",
-    "normal": "normal",
-    "reject": "reject",
-}
-
-
 def _routed(rest: str) -> CallReport | None:
     fields = rest.split(" ", 6)
     if len(fields) != 7:
         return None
     e164, action, status, diverted, uri, caller, call_id = fields
-    known = _ACTIONS.get(action)
+    known = action_named(action)
     if known is None or not status.isascii() or not status.isdigit() or not caller.startswith("="):
         return None
     condition = None if diverted == "-" else Condition.named(diverted)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, get_args
 
 from renvoi.domain.conditions import CONDITION_OF_REASON, DIVERSION_REASON
 from renvoi.domain.modes import NO_FALLBACKS, Condition, Fallbacks, Mode, Setting
@@ -22,6 +22,12 @@ MAX_DIVERSIONS = 5
 MAX_DIVERSION_TEXT = 4096
 
 Action = Literal["forward", "voicemail", "normal", "reject"]
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+
+def action_named(value: str) -> Action | None:
+    """The action spelled exactly ``value``, or None."""
+    return value if value in ACTIONS else None
 
 
 @dataclass(frozen=True)
@@ -241,14 +247,14 @@ def render(plan: Plan, number: str, targets: SipTargets) -> Route:
         uri = _trunk(plan.target or "", targets)
     else:
         uri = f"sip:{number}@{targets.voicemail}"
-    reason = DIVERSION_REASON[plan.diverted] if plan.diverted else UNCONDITIONAL
-    diversion = f"<sip:{number}@{targets.proxy}>;reason={reason}"
-    if plan.action == "voicemail" and plan.diverted is None:
-        diversion = ""  # the number's own voicemail: nothing diverted it
+    diversion = None  # the number's own voicemail: nothing diverted it
+    if plan.action == "forward" or plan.diverted:
+        reason = DIVERSION_REASON[plan.diverted] if plan.diverted else UNCONDITIONAL
+        diversion = f"<sip:{number}@{targets.proxy}>;reason={reason}"
     return Route(
         plan.action,
         uri=uri,
-        diversion=diversion or None,
+        diversion=diversion,
         fallbacks=fallbacks,
         ring_seconds=plan.ring_seconds,
         diverted=plan.diverted,
@@ -271,7 +277,7 @@ PLAN_FIELDS = (
 )
 VOICEMAIL_FALLBACK = "voicemail"
 UNCONDITIONAL = "unconditional"
-_PLAN_CONDITIONS = (Condition.BUSY, Condition.NO_ANSWER, Condition.UNAVAILABLE)
+_PLAN_CONDITIONS = tuple(Condition)  # the fields' order: the contract's
 
 
 def encode_plan(plan: Plan) -> str:
@@ -293,9 +299,8 @@ def encode_plan(plan: Plan) -> str:
 def _fallback_field(setting: Setting | None) -> str:
     if setting is None or setting.mode is Mode.OFF:
         return ""
-    if setting.mode is Mode.FORWARD and setting.param:
-        return setting.param
-    return VOICEMAIL_FALLBACK
+    leg = _leg(setting)
+    return leg.param if leg.mode is Mode.FORWARD and leg.param else VOICEMAIL_FALLBACK
 
 
 def decode_plan(text: str) -> Plan:
@@ -308,16 +313,17 @@ def decode_plan(text: str) -> Plan:
     fields = text.split(PLAN_SEPARATOR)
     if len(fields) != len(PLAN_FIELDS):
         raise ValueError(f"a plan has {len(PLAN_FIELDS)} fields: {text!r}")
-    action, status, reason, target, ring, *fallbacks, diverted = fields
-    if action not in ("forward", "voicemail", "normal", "reject"):
-        raise ValueError(f"no such action: {action!r}")
+    name, status, reason, target, ring, *fallbacks, diverted = fields
+    action = action_named(name)
+    if action is None:
+        raise ValueError(f"no such action: {name!r}")
     settings = (
         (condition, _fallback_setting(field))
         for condition, field in zip(_PLAN_CONDITIONS, fallbacks, strict=True)
         if field
     )
     return Plan(
-        cast("Action", action),
+        action,
         int(status),
         reason,
         target.replace("%7C", PLAN_SEPARATOR) or None,

@@ -90,8 +90,10 @@ def route_state_from_row(e164: str, row: Sequence[Any]) -> RouteState:
 # the platform.
 route_state = PointRead(_ROUTE_STATE, "b_e164", route_state_from_row)
 
-_ROUTES = KamailioRoute.__table__
 _VERSION = KamailioRoute.version
+# The generation of the last change, as a statement and as a value inside another.
+_CURRENT = select(_VERSION).where(KamailioRoute.key_name == GENERATION_KEY)
+_GENERATION = _CURRENT.scalar_subquery()
 
 
 def _row(key: Any, value: Any, version: Any) -> Any:
@@ -112,18 +114,16 @@ def _inserting(dialect: Any, row: Any, **on_conflict: Any) -> Any:
     )  # fmt: skip
 
 
-def _next_generation(dialect: Any, *, only_if: CTE | None = None, returning: bool = True) -> Any:
+def _next_generation(dialect: Any, *, only_if: CTE | None = None) -> Any:
     """The generation moved on by one (the row made, if it is missing: a database
-    emptied by hand), its new value returned (with ``returning``); with ``only_if``,
-    only if that CTE returned a row."""
+    emptied by hand); with ``only_if``, only if that CTE returned a row."""
     first = _row(literal(GENERATION_KEY), literal("1"), literal(1))
     if only_if is not None:
         first = first.where(exists(select(only_if.c[0])))
     elif dialect is sqlite:
-        first = first.where(literal(True))  # see _SET_ROW
+        first = first.where(literal(True))  # see _SET_ROW_AT_GENERATION
     moved = {"version": _VERSION + 1, "key_value": cast(_VERSION + 1, String)}
-    statement = _inserting(dialect, first, **moved)
-    return statement.returning(_VERSION) if returning else statement
+    return _inserting(dialect, first, **moved)
 
 
 def _numbers_row(version: Any) -> Any:
@@ -137,24 +137,26 @@ def publishing(changed: CTE | None = None) -> CTE:
     """PostgreSQL: the generation moved on and the number's row written, as a CTE to
     add to a change's statement (run with ``plan_params``); with ``changed``, only if
     that CTE returned a row (a compare-and-set that took)."""
-    generation = _next_generation(postgresql, only_if=changed).cte("generation")
+    moved = _next_generation(postgresql, only_if=changed)
+    generation = moved.returning(_VERSION).cte("generation")
     written = _inserting(postgresql, _numbers_row(generation.c.version))
     published: CTE = written.returning(_VERSION).cte("published")
     return published
 
 
 _PUBLISH = select(publishing().c.version)
-_PG_NEXT_GENERATION = _next_generation(postgresql)
-_PG_SET_ROW = _inserting(postgresql, _numbers_row(bindparam("r_version")))
-# SQLite: two statements (its WITH holds no UPDATE; a write there costs no round trip),
-# the row written at the generation the first made (in the writer's transaction, which
-# no other writer shares).
-_NEXT_GENERATION = _next_generation(sqlite)
-_MOVE_GENERATION = _next_generation(sqlite, returning=False)
-_GENERATION = select(_VERSION).where(KamailioRoute.key_name == GENERATION_KEY).scalar_subquery()
-# SQLite reads "INSERT ... SELECT ... ON CONFLICT" only with a WHERE before the ON.
-_SET_ROW = _inserting(sqlite, _numbers_row(bindparam("r_version")).where(literal(True)))
-_SET_ROW_AT_GENERATION = _inserting(sqlite, _numbers_row(_GENERATION).where(literal(True)))
+# Elsewhere, two statements: the generation moved on, then rows written at the
+# generation it made (in the writer's transaction, which holds the generation's lock).
+# On SQLite a statement costs no round trip, and its WITH holds no UPDATE.
+_MOVE_GENERATION = {
+    "sqlite": _next_generation(sqlite),
+    "postgresql": _next_generation(postgresql),
+}
+_SET_ROW_AT_GENERATION = {
+    # SQLite reads "INSERT ... SELECT ... ON CONFLICT" only with a WHERE before the ON.
+    "sqlite": _inserting(sqlite, _numbers_row(_GENERATION).where(literal(True))),
+    "postgresql": _inserting(postgresql, _numbers_row(_GENERATION)),
+}
 
 
 def plan_params(e164: str, plan: Plan) -> dict[str, str]:
@@ -168,16 +170,10 @@ def publish(db: Database, conn: Connection, e164: str) -> None:
     move the generation on. Last in a change's transaction: the generation's lock is
     held until its commit."""
     row = db.fetch_one(_ROUTE_STATE, {"b_e164": e164}, conn=conn)
-    plan = plan_of(None if row is None else route_state_from_row(e164, row))
-    write_plan(db, conn, e164, plan)
-
-
-def write_plan(db: Database, conn: Connection, e164: str, plan: Plan) -> None:
-    """``plan`` written as the number's, under the next generation."""
-    params = plan_params(e164, plan)
+    params = plan_params(e164, plan_of(None if row is None else route_state_from_row(e164, row)))
     if db.is_sqlite:
-        db.execute(conn, _MOVE_GENERATION, {})
-        db.execute(conn, _SET_ROW_AT_GENERATION, params)
+        db.execute(conn, _MOVE_GENERATION["sqlite"], {})
+        db.execute(conn, _SET_ROW_AT_GENERATION["sqlite"], params)
     else:
         db.execute(conn, _PUBLISH, params)
 
@@ -192,20 +188,13 @@ def announce_route(db: Database, conn: Connection, e164: str) -> None:
 def publish_all(conn: Connection) -> int:
     """Every number's row written from its state, under one new generation, returned
     (the migration that made the table; ``renvoi kamailio sync``)."""
-    sqlite_ = conn.dialect.name == "sqlite"
-    version = conn.execute(_NEXT_GENERATION if sqlite_ else _PG_NEXT_GENERATION).scalar_one()
+    dialect = conn.dialect.name
+    conn.execute(_MOVE_GENERATION[dialect])
     numbers = conn.execute(select(Number.e164, *_ROUTE_STATE.selected_columns)).all()
-    rows = [
-        {
-            **plan_params(e164, plan_of(route_state_from_row(e164, rest))),
-            "r_version": version,
-        }
-        for e164, *rest in numbers
-    ]
+    rows = [plan_params(e164, plan_of(route_state_from_row(e164, rest))) for e164, *rest in numbers]
     if rows:
-        statement = _SET_ROW if sqlite_ else _PG_SET_ROW
-        conn.execute(statement, rows)
-    return int(version)
+        conn.execute(_SET_ROW_AT_GENERATION[dialect], rows)
+    return int(conn.scalar(_CURRENT) or 0)
 
 
 # ``row_of(db, e164)``: the value Kamailio holds for a number (its version, then its
@@ -220,5 +209,4 @@ row_of = PointRead(
 def generation(db: Database) -> int:
     """The generation of the last change."""
     with db.read() as conn:
-        value = conn.scalar(select(_VERSION).where(KamailioRoute.key_name == GENERATION_KEY))
-    return int(value or 0)
+        return int(conn.scalar(_CURRENT) or 0)
